@@ -1,0 +1,74 @@
+"""One pass over a split that produces the whole metric set of the evaluation protocol (docs/metrics.md)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from textvae.config import EvalConfig
+from textvae.data.batching import bucket_order, iterate_batches
+from textvae.data.corpus import Split
+from textvae.evaluation.estimators import active_units, mutual_info, mutual_info_minibatch, nll_iw
+from textvae.models.vae import TextVAE
+from textvae.progress import progress_bar
+
+
+@torch.no_grad()
+def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 128, device: str = "cpu",
+             iw_samples: int | None = None, show_progress: bool | None = None) -> dict:
+    """Metrics of ``model`` on ``split``; every figure in nats per sentence unless named ppl_*.
+
+    VAE: rec (one z ~ q(z|x) per sentence), kl (analytic), neg_elbo = rec + kl, nll_iw (K samples),
+    ppl_elbo = exp(sum neg_elbo / tokens), ppl_iw = exp(sum nll_iw / tokens), mi (variant named in
+    mi_variant), au. RNNLM: nll and ppl, exact. Autoencoder: rec and au. Tokens count </s>, not <s>.
+    ``iw_samples`` = 0 skips nll_iw (validation during training)."""
+    model.eval()
+    k = cfg.iw_samples if iw_samples is None else iw_samples
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
+    mus, logvars = [], []
+    batches = bucket_order([len(s) for s in split.ids], batch_size, shuffle=False)
+    start = time.perf_counter()
+    with progress_bar(show_progress) as bar:
+        task = bar.add_task(f"evaluate {split.name}", total=len(split), rate="")
+        done = 0
+        for _, batch in iterate_batches(split.ids, batches):
+            batch = batch.to(device)
+            if model.has_latent:
+                mu, logvar = model.posterior(batch)
+                z = model.latent.sample(mu, logvar, generator=gen)
+                sums["rec"] += float(model.rec(batch, z).sum())
+                mus.append(mu.cpu())
+                if model.is_stochastic:
+                    logvars.append(logvar.cpu())
+                    sums["kl"] += float(model.latent.kl(mu, logvar).sum())
+                    if k > 0:
+                        sums["nll_iw"] += float(nll_iw(model, batch, k, generator=gen, posterior=(mu, logvar)).sum())
+            else:
+                sums["rec"] += float(model.rec(batch, None).sum())
+            done += batch.size
+            bar.update(task, advance=batch.size, rate=f"{done / (time.perf_counter() - start):.0f} sent/s")
+    n, tokens = len(split), split.n_tokens
+    out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
+    if not model.has_latent:
+        out.update(nll=sums["rec"] / n, ppl=math.exp(sums["rec"] / tokens))
+    elif not model.is_stochastic:
+        out.update(rec=sums["rec"] / n, ppl_rec=math.exp(sums["rec"] / tokens))
+    else:
+        neg_elbo = sums["rec"] + sums["kl"]
+        out.update(rec=sums["rec"] / n, kl=sums["kl"] / n, neg_elbo=neg_elbo / n,
+                   ppl_elbo=math.exp(neg_elbo / tokens))
+        if k > 0:
+            out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=math.exp(sums["nll_iw"] / tokens), iw_samples=k)
+        mu, logvar = torch.cat(mus), torch.cat(logvars)
+        if cfg.mi == "dataset":
+            out["mi"] = mutual_info(mu, logvar, gen.manual_seed(cfg.seed))
+        else:
+            out["mi"] = mutual_info_minibatch(mu, logvar, batch_size, gen.manual_seed(cfg.seed))
+        out["mi_variant"] = cfg.mi
+    if model.has_latent:
+        out["au"] = active_units(torch.cat(mus), cfg.au_threshold)[0]
+    out["seconds"] = time.perf_counter() - start
+    return out

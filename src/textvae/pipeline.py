@@ -1,0 +1,78 @@
+"""Glue between recipes, corpora and run folders: load data, build a model, reopen a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from textvae.config import DataConfig, Recipe, load_recipe
+from textvae.data.corpus import Split, encode_split, split_files, tokenize_file
+from textvae.data.vocab import Vocab
+from textvae.models.build import build_model
+from textvae.models.vae import TextVAE
+from textvae.training.checkpoint import load_weights
+
+
+def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "valid", "test"),
+                log=print) -> tuple[Vocab, dict[str, Split]]:
+    """Read and encode splits; the vocabulary is built from the training split unless given."""
+    files = split_files(cfg.corpus)
+    tokens = {s: tokenize_file(files[s], cfg.tokenizer, cfg.lower) for s in splits}
+    if vocab is None:
+        train = tokens["train"] if "train" in tokens else tokenize_file(files["train"], cfg.tokenizer, cfg.lower)
+        vocab = Vocab.build(train, cfg.vocab_size, cfg.min_count)
+    out = {}
+    for s in splits:
+        out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0)
+        if out[s].dropped:
+            log(f"{files[s]}: dropped {out[s].dropped} of {len(tokens[s])} lines longer than {cfg.max_len} tokens")
+    return vocab, out
+
+
+def resolve_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+@dataclass
+class Run:
+    """A run folder: config.yaml, vocab.txt, checkpoint.pt, best.safetensors, metrics.jsonl, report.json."""
+
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def vocab(self) -> Path:
+        return self.path / "vocab.txt"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.path / "best.safetensors"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.json"
+
+
+def load_run(path: str | Path, device: str = "cpu") -> tuple[Recipe, Vocab, TextVAE]:
+    """Reopen a trained run: its recipe, vocabulary and best weights."""
+    run = Run(Path(path))
+    recipe = load_recipe(run.config)
+    vocab = Vocab.load(run.vocab)
+    model = build_model(recipe.model, len(vocab))
+    load_weights(run.best, model, vocab.fingerprint)
+    return recipe, vocab, model.to(device)

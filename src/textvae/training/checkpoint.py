@@ -1,0 +1,76 @@
+"""Checkpoints: the full training state, written atomically, and model weights as safetensors."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from textvae.atomic import write_atomic
+from textvae.errors import TextVAEError
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """torch.save ``state`` atomically (temp file, fsync, rename)."""
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: str | Path, vocab_fingerprint: str) -> dict:
+    """Load a training checkpoint; refuse one written with another vocabulary."""
+    path = Path(path)
+    if not path.is_file():
+        raise TextVAEError(f"{path}: no checkpoint to resume from")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a corrupt or foreign file
+        raise TextVAEError(f"{path}: not a textvae checkpoint ({type(exc).__name__})") from None
+    if state.get("vocab") != vocab_fingerprint:
+        raise TextVAEError(f"{path}: checkpoint was trained with another vocabulary "
+                           f"({state.get('vocab')} != {vocab_fingerprint} of vocab.txt)")
+    return state
+
+
+def save_weights(path: str | Path, model: torch.nn.Module, vocab_fingerprint: str) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata={"vocab": vocab_fingerprint}))
+
+
+def load_weights(path: str | Path, model: torch.nn.Module, vocab_fingerprint: str) -> None:
+    """Load safetensors weights into ``model``; a different vocabulary or architecture is a TextVAEError."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise TextVAEError(f"{path}: weights file not found")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except Exception as exc:
+        raise TextVAEError(f"{path}: not a safetensors file ({exc})") from None
+    if meta.get("vocab") != vocab_fingerprint:
+        raise TextVAEError(f"{path}: weights were trained with another vocabulary "
+                           f"({meta.get('vocab')} != {vocab_fingerprint} of vocab.txt)")
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise TextVAEError(f"{path}: weights do not fit the recipe's model ({first})") from None

@@ -1,0 +1,178 @@
+"""The trainer: optimiser, clipping, LR decay on plateau, validation, best checkpoint, early stopping,
+resumable checkpoints (bitwise-identical resume on CPU), JSON-lines log and optional TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from textvae.atomic import write_text_atomic
+from textvae.config import Recipe
+from textvae.data.batching import bucket_order, iterate_batches
+from textvae.data.corpus import Split
+from textvae.data.vocab import Vocab
+from textvae.evaluation.evaluate import evaluate
+from textvae.models.vae import TextVAE
+from textvae.objectives.objective import Objective
+from textvae.pipeline import Run
+from textvae.progress import progress_bar
+from textvae.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, save_weights, set_rng_state
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def validation_loss(metrics: dict) -> float:
+    """The figure model selection minimises: neg_elbo (VAE), nll (RNNLM), rec (autoencoder)."""
+    for key in ("neg_elbo", "nll", "rec"):
+        if key in metrics:
+            return metrics[key]
+    raise KeyError("no validation loss in metrics")
+
+
+class Trainer:
+    """Trains ``model`` on ``splits['train']``, validating on ``splits['valid']`` each epoch, in ``run``.
+
+    ``on_step(step)`` is called after every optimiser step (tests use it to simulate a crash)."""
+
+    def __init__(self, recipe: Recipe, model: TextVAE, vocab: Vocab, splits: dict[str, Split], run: Run,
+                 device: str = "cpu", on_step: Callable[[int], None] | None = None, log=print):
+        self.recipe, self.model, self.vocab, self.splits, self.run = recipe, model.to(device), vocab, splits, run
+        self.device, self.on_step, self.log = device, on_step, log
+        t = recipe.train
+        params = model.parameters()
+        if t.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr)
+        self.objective = Objective.from_config(recipe.objective, model)
+        self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False}
+        self.writer = None
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def save(self) -> None:
+        save_checkpoint(self.run.checkpoint, {
+            **self.state, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": rng_state(), "vocab": self.vocab.fingerprint})
+
+    def resume(self) -> None:
+        ckpt = load_checkpoint(self.run.checkpoint, self.vocab.fingerprint)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"])
+        self.state = {k: ckpt[k] for k in self.state}
+        self._truncate_log(self.state["step"])
+        self.log(f"resumed {self.run.path} at epoch {self.state['epoch'] + 1}, step {self.state['step']}")
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines written after the checkpoint we resume from (they will be written again)."""
+        if self.run.metrics.is_file():
+            lines = self.run.metrics.read_text(encoding="utf-8").splitlines()
+            keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= step]
+            write_text_atomic(self.run.metrics, "".join(ln + "\n" for ln in keep))
+
+    def _write_log(self, record: dict) -> None:
+        with open(self.run.metrics, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k not in ("step", "epoch"):
+                    self.writer.add_scalar(f"{record['kind']}/{k}", v, record["step"])
+
+    # -- training ------------------------------------------------------------------------------------
+    def fit(self) -> None:
+        t = self.recipe.train
+        if t.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run.path / "tensorboard"))
+        train = self.splits["train"]
+        lengths = [len(s) for s in train.ids]
+        autocast = torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=t.bf16)
+        n_batches = math.ceil(len(train) / self.recipe.data.batch_size)
+        with progress_bar() as bar:
+            while not self.state["finished"]:
+                epoch = self.state["epoch"]
+                batches = bucket_order(lengths, self.recipe.data.batch_size, True, t.seed, epoch)
+                task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=n_batches,
+                                    completed=self.state["position"], rate="")
+                stopped = self._epoch(batches, autocast, bar, task)
+                self._end_epoch()
+                if stopped:
+                    self.state["finished"] = True
+                    self.save()
+        if self.writer is not None:
+            self.writer.close()
+
+    def _epoch(self, batches, autocast, bar, task) -> bool:
+        """Train from ``state['position']`` to the end of the epoch; True when max_steps was reached."""
+        t, st = self.recipe.train, self.state
+        self.model.train()
+        acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
+        for pos, batch in iterate_batches(self.splits["train"].ids, batches, st["position"]):
+            batch = batch.to(self.device)
+            with autocast:
+                loss, logs = self.objective(self.model, batch, st["step"])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if t.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_grad)
+            self.optimizer.step()
+            st["step"] += 1
+            st["position"] = pos + 1
+            for k, v in logs.items():
+                acc[k] = acc.get(k, 0.0) + v
+            n_acc += 1
+            tokens += batch.n_tokens
+            if st["step"] % t.log_every == 0 or st["position"] == len(batches):
+                secs = time.perf_counter() - tic
+                record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
+                          **{k: float(v) / n_acc for k, v in acc.items()},
+                          "lr": self.optimizer.param_groups[0]["lr"], "tokens_per_s": tokens / max(secs, 1e-9)}
+                self._write_log(record)
+                bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  loss {record['loss']:.2f}")
+                acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
+            bar.update(task, completed=st["position"])
+            if st["step"] % t.checkpoint_every == 0:
+                self.save()
+            if self.on_step is not None:
+                self.on_step(st["step"])
+            if t.max_steps and st["step"] >= t.max_steps:
+                return True
+        return False
+
+    def _end_epoch(self) -> None:
+        t, st = self.recipe.train, self.state
+        metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
+                           self.device, iw_samples=0, show_progress=False)
+        val = validation_loss(metrics)
+        self.scheduler.step(val)
+        improved = val < st["best"]
+        if improved:
+            st["best"], st["bad_epochs"] = val, 0
+            save_weights(self.run.best, self.model, self.vocab.fingerprint)
+        else:
+            st["bad_epochs"] += 1
+        self._write_log({"kind": "valid", "step": st["step"], "epoch": st["epoch"] + 1,
+                         **{k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                         "lr": self.optimizer.param_groups[0]["lr"], "best": improved})
+        self.log(f"epoch {st['epoch'] + 1}: valid " + "  ".join(
+            f"{k} {metrics[k]:.2f}" for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "au") if k in metrics))
+        st["epoch"] += 1
+        st["position"] = 0
+        if st["epoch"] >= t.epochs or (t.early_stop and st["bad_epochs"] >= t.early_stop):
+            st["finished"] = True
+        self.save()
+
