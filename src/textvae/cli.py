@@ -96,6 +96,9 @@ def train(
                    f"vocabulary {len(vocab)}, {len(splits['train'])} training sentences, device {dev}")
         trainer.fit()
         report = _final_report(run.path, "test", iw_samples, device, False, True)
+        st = trainer.state
+        report.update(steps=st["step"], epochs=st["epoch"], train_seconds=st["train_seconds"],
+                      train_tokens=st["train_tokens"], tokens_per_s=st["train_tokens"] / max(st["train_seconds"], 1e-9))
         write_json_atomic(run.report, report)
     except TextVAEError as exc:
         _fail(str(exc))

@@ -37,7 +37,7 @@ def samples_text(model: TextVAE, vocab: Vocab, split: Split, n: int, kind: str =
         batch = make_batch([split.ids[i] for i in idx], idx).to(device)
         mu, _ = model.posterior(batch)
         lines.append("reconstructions (posterior mean, greedy):")
-        for i, s in zip(idx, greedy_decode(model, mu)):
+        for i, s in zip(idx, greedy_decode(model, mu), strict=True):
             lines.append(f"  in:  {detokenize(vocab.decode(split.ids[i]), kind)}")
             lines.append(f"  out: {detokenize(vocab.decode(s), kind)}")
     else:

@@ -54,23 +54,27 @@ class Trainer:
             self.optimizer = torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
         else:
             self.optimizer = torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        self.scheduler = None if t.lr_decay >= 1.0 else torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr)
         self.objective = Objective.from_config(recipe.objective, model)
-        self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False}
+        self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
+                      "train_seconds": 0.0, "train_tokens": 0}
+        """train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes."""
         self.writer = None
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def save(self) -> None:
         save_checkpoint(self.run.checkpoint, {
             **self.state, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "rng": rng_state(), "vocab": self.vocab.fingerprint})
+            "scheduler": self.scheduler and self.scheduler.state_dict(), "rng": rng_state(),
+            "vocab": self.vocab.fingerprint})
 
     def resume(self) -> None:
         ckpt = load_checkpoint(self.run.checkpoint, self.vocab.fingerprint)
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
         self.state = {k: ckpt[k] for k in self.state}
         self._truncate_log(self.state["step"])
@@ -122,6 +126,7 @@ class Trainer:
         self.model.train()
         acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
         for pos, batch in iterate_batches(self.splits["train"].ids, batches, st["position"]):
+            step_tic = time.perf_counter()
             batch = batch.to(self.device)
             with autocast:
                 loss, logs = self.objective(self.model, batch, st["step"])
@@ -132,6 +137,8 @@ class Trainer:
             self.optimizer.step()
             st["step"] += 1
             st["position"] = pos + 1
+            st["train_seconds"] += time.perf_counter() - step_tic
+            st["train_tokens"] += batch.n_tokens
             for k, v in logs.items():
                 acc[k] = acc.get(k, 0.0) + v
             n_acc += 1
@@ -140,7 +147,8 @@ class Trainer:
                 secs = time.perf_counter() - tic
                 record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
                           **{k: float(v) / n_acc for k, v in acc.items()},
-                          "lr": self.optimizer.param_groups[0]["lr"], "tokens_per_s": tokens / max(secs, 1e-9)}
+                          "lr": self.optimizer.param_groups[0]["lr"], "tokens": tokens,
+                          "tokens_per_s": tokens / max(secs, 1e-9), "time": time.time()}
                 self._write_log(record)
                 bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  loss {record['loss']:.2f}")
                 acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
@@ -158,7 +166,8 @@ class Trainer:
         metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
                            self.device, iw_samples=0, show_progress=False)
         val = validation_loss(metrics)
-        self.scheduler.step(val)
+        if self.scheduler is not None:
+            self.scheduler.step(val)
         improved = val < st["best"]
         if improved:
             st["best"], st["bad_epochs"] = val, 0

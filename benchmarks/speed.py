@@ -1,0 +1,590 @@
+"""Speed benchmark of the PTB VAE recipe (recipes/bowman2016/ptb_vae.yaml), all figures from one run.
+
+Measures, side by side on one machine:
+
+1. Training throughput in target tokens/s (x_1..x_n plus </s>; <s> not counted), fp32 and bf16 autocast.
+   Each step is the trainer's loop body: ``iterate_batches`` -> ``Batch.to`` -> ``Objective`` under
+   ``torch.autocast(..., dtype=torch.bfloat16, enabled=bf16)`` -> ``zero_grad`` -> ``backward`` ->
+   ``clip_grad_norm_`` (when the recipe clips) -> ``Adam.step``, on length-bucketed batches from
+   ``bucket_order(train lengths, recipe batch_size, shuffle=True, seed, epoch 0)``. The fp32 and bf16 models
+   start from the same weights, see the same batches and alternate step by step, so a change in background
+   load hits both alike. ``--warmup`` steps are run first and excluded; ``--steps`` steps are timed (with
+   ``torch.cuda.synchronize`` before and after each step on GPU; the trainer syncs once a step too, through
+   ``batch.n_tokens``).
+2. FLOPs per training token, counted analytically from the dimensions of the built model. With
+   LSTM(in=I, hidden=H) costing 4 H (I + H) multiply-accumulates (MACs) a step (four gates; biases and the
+   element-wise gate arithmetic are not counted):
+
+       per target token    enc = 4 He (Ee + He)          encoder LSTM (packed: real tokens only)
+                           dec = 4 Hd (Ed + Hd)          decoder LSTM (Ed includes z when z_concat)
+                           out = Hd V                    output layer (logits at real tokens only)
+       per sentence        lat = He 2Z                   q(z|x) projection to (mu, logvar)
+                           ini = Z 2Hd                   z -> initial decoder (h, c)
+
+       forward FLOPs = 2 MACs,  training FLOPs = 3 x forward (backward = 2 x forward)
+       model FLOPs / token  F = 6 (enc + dec + out + (lat + ini) / T)      T = mean target tokens per sentence
+       executed FLOPs of a batch (B sentences, N target tokens, padded length L):
+                             6 ((enc + out) N + dec B L + (lat + ini) B)
+
+   The decoder LSTM runs over the padded (B, L) batch, so the executed count includes padding; the model
+   count F does not. Embedding look-ups, softmax/cross-entropy, the KL, clipping and Adam are not counted.
+   The count is cross-checked with ``torch.utils.flop_counter.FlopCounterMode`` on one fp32 training step,
+   once with the usual kernels and once with oneDNN (CPU) / cuDNN (GPU) switched off so that nn.LSTM
+   decomposes into counted matmuls: FlopCounterMode has no formula for the fused RNN kernels
+   (``aten.mkldnn_rnn_layer`` on CPU, ``aten._cudnn_rnn`` on GPU) and counts them as zero.
+3. The matmul peak of the machine in the same process, thread count and device: the best of ``--matmul-reps``
+   timed ``torch.matmul`` of two N x N matrices (2 N^3 FLOPs), fp32 and bf16. Utilisation = achieved training
+   FLOP/s (tokens/s x F) / measured peak of the same dtype (and the same with executed FLOPs).
+4. nll_iw throughput: ``textvae.evaluation.estimators.nll_iw`` with K = 500 (the recipe's eval.iw_samples) in
+   fp32, as ``evaluate`` runs it, on ``--iw-sentences`` test sentences: the batch of
+   ``bucket_order(test lengths, iw_sentences, shuffle=False)`` whose mean length is closest to the split's.
+   The model is the fp32 model after the timed steps; the cost does not depend on the weights.
+5. Padding: the share of padded target positions (and of executed FLOPs spent on padding) over one epoch of
+   bucketed batches vs. random batches of the same size.
+
+Writes ``speed.json`` and ``speed.md`` in ``--out-dir`` (atomically).
+
+    python benchmarks/speed.py [--steps 40] [--threads N] [--device auto] [--iw-sentences 64] [--note TEXT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from textvae.atomic import write_text_atomic
+from textvae.config import Recipe, load_recipe
+from textvae.data.batching import bucket_order, iterate_batches
+from textvae.evaluation.estimators import nll_iw
+from textvae.models.build import build_model
+from textvae.models.vae import TextVAE
+from textvae.objectives.objective import Objective
+from textvae.pipeline import load_splits, resolve_device
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RECIPE = ROOT / "recipes" / "bowman2016" / "ptb_vae.yaml"
+
+
+# -- machine ----------------------------------------------------------------------------------------------
+def cpu_name() -> str:
+    name = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return name
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def machine_info(device: str) -> dict:
+    info = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "processor": platform.processor(),
+        "cpu": cpu_name(),
+        "uname": platform.uname()._asdict(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "num_threads": torch.get_num_threads(),
+        "num_interop_threads": torch.get_num_interop_threads(),
+        "device": device,
+    }
+    if hasattr(os, "getloadavg"):
+        info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+        info["cuda_matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
+    else:
+        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    return info
+
+
+# -- analytic FLOPs ---------------------------------------------------------------------------------------
+def lstm_macs(lstm: nn.LSTM) -> int:
+    """MACs of one time step of ``lstm``: 4 H (I + H) per layer and direction (no proj_size)."""
+    dirs = 2 if lstm.bidirectional else 1
+    total = 0
+    for layer in range(lstm.num_layers):
+        inp = lstm.input_size if layer == 0 else lstm.hidden_size * dirs
+        total += dirs * 4 * lstm.hidden_size * (inp + lstm.hidden_size)
+    return total
+
+
+def model_macs(model: TextVAE) -> dict:
+    """Forward MACs of each part: per target token (enc, dec, out) and per sentence (lat, ini)."""
+    d = model.decoder
+    m = {
+        "enc_per_token": lstm_macs(model.encoder.lstm) if model.encoder is not None else 0,
+        "dec_per_position": lstm_macs(d.lstm),
+        "out_per_token": d.out.in_features * d.out.out_features,
+        "lat_per_sentence": model.latent.proj.in_features * model.latent.proj.out_features if model.latent else 0,
+        "ini_per_sentence": d.init.in_features * d.init.out_features if d.init is not None else 0,
+    }
+    return m
+
+
+def dims(model: TextVAE) -> dict:
+    d = model.decoder
+    out = {"vocab": d.out.out_features, "dec_input": d.lstm.input_size, "dec_hidden": d.lstm.hidden_size,
+           "z": model.z_dim, "params": sum(p.numel() for p in model.parameters())}
+    if model.encoder is not None:
+        out.update(enc_input=model.encoder.lstm.input_size, enc_hidden=model.encoder.lstm.hidden_size)
+    return out
+
+
+def flops_per_token(m: dict, mean_len: float) -> dict:
+    """Model (useful) FLOPs per target token: forward = 2 MACs, training = 3 x forward."""
+    per_sent = (m["lat_per_sentence"] + m["ini_per_sentence"]) / mean_len
+    parts = {"encoder_lstm": m["enc_per_token"], "decoder_lstm": m["dec_per_position"],
+             "output_layer": m["out_per_token"], "latent_and_init (per sentence / T)": per_sent}
+    fwd = 2 * sum(parts.values())
+    return {"forward": fwd, "training": 3 * fwd,
+            "training_by_part": {k: 6 * v for k, v in parts.items()}, "mean_target_tokens_per_sentence": mean_len}
+
+
+def executed_training_flops(m: dict, n_sent: int, n_tok: int, padded_len: int) -> float:
+    """Training FLOPs actually run for one batch (decoder LSTM over padding included)."""
+    macs = ((m["enc_per_token"] + m["out_per_token"]) * n_tok + m["dec_per_position"] * n_sent * padded_len
+            + (m["lat_per_sentence"] + m["ini_per_sentence"]) * n_sent)
+    return 6.0 * macs
+
+
+# -- padding ----------------------------------------------------------------------------------------------
+def padding_stats(lengths: list[int], batches: list[list[int]], m: dict) -> dict:
+    """``lengths`` = target tokens per sentence (n + 1). Share of padded (B, L) target positions, and share of
+    executed training FLOPs spent on them (only the decoder LSTM runs over padding)."""
+    positions = real = 0
+    pad_flops = total_flops = 0.0
+    for idx in batches:
+        lens = [lengths[i] for i in idx]
+        n_tok, padded = sum(lens), len(lens) * max(lens)
+        positions += padded
+        real += n_tok
+        total_flops += executed_training_flops(m, len(lens), n_tok, max(lens))
+        pad_flops += 6.0 * m["dec_per_position"] * (padded - n_tok)
+    return {"batches": len(batches), "positions": positions, "target_tokens": real,
+            "pad_fraction": (positions - real) / positions, "pad_flops_fraction": pad_flops / total_flops}
+
+
+def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+# -- training ---------------------------------------------------------------------------------------------
+class TrainLoop:
+    """The trainer's per-step work for one model (fp32 or bf16 autocast)."""
+
+    def __init__(self, recipe: Recipe, model: TextVAE, device: str, bf16: bool):
+        t = recipe.train
+        self.recipe, self.model, self.device, self.clip = recipe, model.to(device), device, t.clip_grad
+        if t.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum,
+                                             weight_decay=t.weight_decay)
+        self.objective = Objective.from_config(recipe.objective, model)
+        self.autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
+        self.step = 0
+        self.acc: dict = {}
+        model.train()
+
+    def run(self, batch) -> int:
+        """One optimiser step; returns the batch's target tokens."""
+        batch = batch.to(self.device)
+        with self.autocast:
+            loss, logs = self.objective(self.model, batch, self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+        self.optimizer.step()
+        self.step += 1
+        for k, v in logs.items():
+            self.acc[k] = self.acc.get(k, 0.0) + v
+        return batch.n_tokens
+
+
+def train_speed(recipe: Recipe, vocab_size: int, ids: list[list[int]], batches: list[list[int]], device: str,
+                warmup: int, steps: int, m: dict, log) -> tuple[dict, TextVAE]:
+    seed = recipe.train.seed
+    torch.manual_seed(seed)
+    base = build_model(recipe.model, vocab_size)
+    loops = {"fp32": TrainLoop(recipe, copy.deepcopy(base), device, bf16=False),
+             "bf16": TrainLoop(recipe, copy.deepcopy(base), device, bf16=True)}
+    iters = {k: iterate_batches(ids, batches[: warmup + steps]) for k in loops}
+    times: dict[str, list[float]] = {k: [] for k in loops}
+    tokens = sentences = positions = 0
+    executed = 0.0
+    for i in range(warmup + steps):
+        for name, loop in loops.items():
+            sync(device)
+            tic = time.perf_counter()
+            _, batch = next(iters[name])
+            n_tok = loop.run(batch)
+            sync(device)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - tic)
+        if i >= warmup:
+            tokens += n_tok
+            sentences += batch.size
+            positions += batch.tgt.numel()
+            executed += executed_training_flops(m, batch.size, n_tok, batch.tgt.shape[1])
+        if (i + 1) % 10 == 0 or i + 1 == warmup + steps:
+            log(f"  train step {i + 1}/{warmup + steps}" + ("" if i >= warmup else " (warm-up)"))
+    out = {}
+    for name, loop in loops.items():
+        secs = sum(times[name])
+        step_tps = sorted(n / s for n, s in zip(_step_tokens(ids, batches, warmup, steps), times[name]))
+        out[name] = {
+            "seconds": secs, "tokens_per_s": tokens / secs, "sentences_per_s": sentences / secs,
+            "steps_per_s": steps / secs, "step_seconds_median": statistics.median(times[name]),
+            "step_seconds_min": min(times[name]), "step_seconds_max": max(times[name]),
+            "step_tokens_per_s_median": statistics.median(step_tps),
+            "executed_flops_per_s": executed / secs,
+            "loss_mean": float(loop.acc["loss"]) / (warmup + steps),
+        }
+    out["timed"] = {"steps": steps, "warmup_steps": warmup, "tokens": tokens, "sentences": sentences,
+                    "padded_positions": positions, "pad_fraction": 1 - tokens / positions,
+                    "executed_training_flops": executed}
+    out["bf16_speedup"] = out["bf16"]["tokens_per_s"] / out["fp32"]["tokens_per_s"]
+    for name in ("fp32", "bf16"):
+        if not math.isfinite(out[name]["loss_mean"]):
+            raise RuntimeError(f"{name} training loss is not finite")
+    return out, loops["fp32"].model
+
+
+def _step_tokens(ids, batches, warmup, steps) -> list[int]:
+    return [sum(len(ids[j]) + 1 for j in idx) for idx in batches[warmup : warmup + steps]]
+
+
+# -- FlopCounterMode cross-check --------------------------------------------------------------------------
+class OpLog(TorchDispatchMode):
+    """Records the aten ops that run (to name the ones FlopCounterMode has no formula for)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.add(str(func.overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+def count_step(recipe: Recipe, model: TextVAE, batch, device: str, fused: bool) -> dict:
+    loop = TrainLoop(recipe, copy.deepcopy(model), device, bf16=False)
+    backend = torch.backends.cudnn if device.startswith("cuda") else torch.backends.mkldnn
+    counter = FlopCounterMode(display=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with backend.flags(enabled=fused), counter, OpLog() as oplog:
+            loop.run(batch)
+    registry = {str(k) for k in counter.flop_registry}
+    rnn_ops = sorted(op for op in oplog.ops if ("rnn" in op or "lstm" in op) and op not in registry)
+    return {"total": counter.get_total_flops(),
+            "by_op": {str(k): v for k, v in counter.get_flop_counts().get("Global", {}).items()},
+            "uncounted_rnn_ops": rnn_ops}
+
+
+def flop_counter_check(recipe: Recipe, model: TextVAE, batch, device: str, m: dict) -> dict:
+    analytic = executed_training_flops(m, batch.size, batch.n_tokens, batch.tgt.shape[1])
+    out: dict = {"batch": {"sentences": batch.size, "target_tokens": batch.n_tokens, "padded_len": batch.tgt.shape[1]},
+                 "analytic_executed_training_flops": analytic}
+    kernel = "cudnn" if device.startswith("cuda") else "onednn"
+    for key, fused in ((f"{kernel}_rnn_kernels", True), (f"{kernel}_disabled_lstm_decomposed", False)):
+        try:
+            res = count_step(recipe, model, batch, device, fused)
+            res["ratio_to_analytic"] = res["total"] / analytic
+        except Exception as exc:  # a failing counter is a result to report, not a crash
+            res = {"error": f"{type(exc).__name__}: {exc}"}
+        out[key] = res
+    native = out[f"{kernel}_rnn_kernels"]
+    if native.get("uncounted_rnn_ops"):
+        out["note"] = (f"FlopCounterMode does not count nn.LSTM run by the fused kernel(s) "
+                       f"{', '.join(native['uncounted_rnn_ops'])} (no flop formula): only the packed encoder "
+                       f"LSTM (decomposed into mm/addmm) and the Linear layers are counted. With {kernel} off, "
+                       f"nn.LSTM decomposes into counted matmuls.")
+    return out
+
+
+# -- matmul peak ------------------------------------------------------------------------------------------
+def matmul_peak(n: int, reps: int, dtype: torch.dtype, device: str) -> dict:
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(n, n, generator=g, device=device).to(dtype)
+    b = torch.randn(n, n, generator=g, device=device).to(dtype)
+    torch.matmul(a, b)  # warm-up
+    times = []
+    for _ in range(reps):
+        sync(device)
+        tic = time.perf_counter()
+        torch.matmul(a, b)
+        sync(device)
+        times.append(time.perf_counter() - tic)
+    flops = 2.0 * n**3
+    return {"n": n, "reps": reps, "gflops_best": flops / min(times) / 1e9,
+            "gflops_median": flops / statistics.median(times) / 1e9}
+
+
+# -- nll_iw -----------------------------------------------------------------------------------------------
+def iw_speed(model: TextVAE, test_ids: list[list[int]], n_sent: int, k: int, device: str, seed: int) -> dict:
+    lengths = [len(s) for s in test_ids]
+    mean_len = sum(lengths) / len(lengths) + 1
+    batches = bucket_order(lengths, n_sent, shuffle=False)
+    full = [b for b in batches if len(b) == n_sent] or batches
+    pick = min(full, key=lambda b: abs(sum(lengths[i] + 1 for i in b) / len(b) - mean_len))
+    _, batch = next(iterate_batches(test_ids, [pick]))
+    batch = batch.to(device)
+    model.eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        nll_iw(model, batch, n_samples=max(1, min(k, 32768 // max(1, batch.n_tokens))), generator=gen)  # warm-up
+        sync(device)
+        tic = time.perf_counter()
+        nll = nll_iw(model, batch, n_samples=k, generator=gen)
+        sync(device)
+        secs = time.perf_counter() - tic
+    n_tok = batch.n_tokens
+    test_tokens = sum(lengths) + len(lengths)
+    return {"k": k, "sentences": batch.size, "target_tokens": n_tok, "padded_len": batch.tgt.shape[1],
+            "mean_target_tokens": n_tok / batch.size, "split_mean_target_tokens": mean_len,
+            "seconds": secs, "sentences_per_s": batch.size / secs, "target_tokens_per_s": n_tok / secs,
+            "decoded_tokens_per_s": k * n_tok / secs, "mean_nll_iw_nats": float(nll.mean()),
+            "test_split_sentences": len(test_ids),
+            "est_test_split_seconds": test_tokens / (n_tok / secs)}
+
+
+# -- report -----------------------------------------------------------------------------------------------
+def fmt(x: float, digits: int = 3) -> str:
+    if abs(x) >= 1e9:
+        return f"{x / 1e9:.2f} G"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:.2f} M"
+    if abs(x) >= 1e4:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def markdown(res: dict) -> str:
+    mach, tr, fl, pk, ut, iw, pad = (res[k] for k in ("machine", "training", "flops", "matmul_peak",
+                                                      "utilisation", "nll_iw", "padding"))
+    cpu = mach["cpu"] or mach["processor"]
+    dev = mach.get("gpu", cpu) if mach["device"].startswith("cuda") else cpu
+    lines = [
+        "# Speed: PTB VAE (recipes/bowman2016/ptb_vae.yaml)",
+        "",
+        f"- Date (UTC): {mach['date']}",
+        f"- Machine: {dev}; {mach['cpu_count']} CPUs; {mach['uname']['system']} {mach['uname']['release']} "
+        f"{mach['uname']['machine']}; load average at start {mach.get('loadavg_at_start', 'n/a')}",
+        f"- torch {mach['torch']}, device `{mach['device']}`, {mach['num_threads']} threads",
+        f"- Regenerate: `{res['command']}`",
+    ]
+    if res.get("note"):
+        lines.append(f"- Note: {res['note']}. Absolute figures are depressed and noisy; fp32 and bf16 steps "
+                     "alternate so that their ratio is fair.")
+    t = tr["timed"]
+    lines += [
+        "",
+        f"## Training ({t['steps']} timed steps after {t['warmup_steps']} warm-up, batch size "
+        f"{res['settings']['batch_size']}, {t['tokens']} target tokens)",
+        "",
+        "| | fp32 | bf16 autocast |",
+        "|---|---:|---:|",
+        f"| target tokens/s | {tr['fp32']['tokens_per_s']:,.0f} | {tr['bf16']['tokens_per_s']:,.0f} |",
+        f"| sentences/s | {tr['fp32']['sentences_per_s']:,.1f} | {tr['bf16']['sentences_per_s']:,.1f} |",
+        f"| step time median (min-max), ms | {1e3 * tr['fp32']['step_seconds_median']:.0f} "
+        f"({1e3 * tr['fp32']['step_seconds_min']:.0f}-{1e3 * tr['fp32']['step_seconds_max']:.0f}) | "
+        f"{1e3 * tr['bf16']['step_seconds_median']:.0f} "
+        f"({1e3 * tr['bf16']['step_seconds_min']:.0f}-{1e3 * tr['bf16']['step_seconds_max']:.0f}) |",
+        f"| achieved model GFLOP/s | {ut['fp32']['achieved_gflops']:.2f} | {ut['bf16']['achieved_gflops']:.2f} |",
+        f"| matmul peak GFLOP/s ({pk['fp32']['n']}x{pk['fp32']['n']}, best of {pk['fp32']['reps']}) | "
+        f"{pk['fp32']['gflops_best']:.1f} | {pk['bf16']['gflops_best']:.1f} |",
+        f"| utilisation (model FLOPs / peak) | {100 * ut['fp32']['model']:.1f} % | {100 * ut['bf16']['model']:.1f} % |",
+        f"| utilisation (executed FLOPs incl. padding / peak) | {100 * ut['fp32']['executed']:.1f} % | "
+        f"{100 * ut['bf16']['executed']:.1f} % |",
+        "",
+        f"bf16 / fp32 training speed: {tr['bf16_speedup']:.2f}x. Padding in the timed batches: "
+        f"{100 * t['pad_fraction']:.1f} % of target positions.",
+        "",
+        "## FLOPs per training token (analytic, from the model's dimensions)",
+        "",
+        "forward = 2 x MACs, training = 3 x forward; biases, element-wise ops, softmax, Adam not counted.",
+        "",
+        "| part | training FLOPs / token |",
+        "|---|---:|",
+    ]
+    for k, v in fl["analytic"]["training_by_part"].items():
+        lines.append(f"| {k} | {fmt(v)} |")
+    a = fl["analytic"]
+    lines += [
+        f"| **total** (forward {fmt(a['forward'])}) | **{fmt(a['training'])}** |",
+        "",
+        f"Model: {res['model']}; T = {a['mean_target_tokens_per_sentence']:.2f} target tokens per training "
+        "sentence.",
+        "",
+        "FlopCounterMode on one fp32 training step "
+        f"({fl['flop_counter']['batch']['sentences']} sentences, {fl['flop_counter']['batch']['target_tokens']} "
+        f"tokens, padded length {fl['flop_counter']['batch']['padded_len']}):",
+        "",
+        "| count | training FLOPs | / analytic |",
+        "|---|---:|---:|",
+        f"| analytic (executed, incl. decoder padding) | {fmt(fl['flop_counter']['analytic_executed_training_flops'])}"
+        " | 1 |",
+    ]
+    for key, val in fl["flop_counter"].items():
+        if isinstance(val, dict) and ("total" in val or "error" in val):
+            if "error" in val:
+                lines.append(f"| FlopCounterMode, {key} | error: {val['error']} | |")
+            else:
+                lines.append(f"| FlopCounterMode, {key} | {fmt(val['total'])} | {val['ratio_to_analytic']:.3f} |")
+    if "note" in fl["flop_counter"]:
+        lines += ["", fl["flop_counter"]["note"]]
+    lines += [
+        "",
+        f"## nll_iw (K = {iw['k']}, fp32, test split subset)",
+        "",
+        "| subset | sentences/s | target tokens/s | decoded tokens/s (x K) | est. whole test split |",
+        "|---|---:|---:|---:|---:|",
+        f"| {iw['sentences']} sentences, {iw['target_tokens']} tokens (mean {iw['mean_target_tokens']:.1f}; split "
+        f"mean {iw['split_mean_target_tokens']:.1f}) | {iw['sentences_per_s']:.2f} | {iw['target_tokens_per_s']:.1f}"
+        f" | {iw['decoded_tokens_per_s']:,.0f} | {iw['est_test_split_seconds'] / 60:.1f} min "
+        f"({iw['test_split_sentences']} sentences) |",
+        "",
+        f"## Padding (one epoch of the training split, batch size {res['settings']['batch_size']})",
+        "",
+        "| batching | padded positions | executed training FLOPs on padding |",
+        "|---|---:|---:|",
+        f"| length-bucketed (bucket_order) | {100 * pad['bucketed']['pad_fraction']:.2f} % | "
+        f"{100 * pad['bucketed']['pad_flops_fraction']:.2f} % |",
+        f"| random | {100 * pad['random']['pad_fraction']:.2f} % | {100 * pad['random']['pad_flops_fraction']:.2f} % |",
+        "",
+        "Only the decoder LSTM runs over padding (the encoder is packed, logits are taken at real tokens).",
+        "",
+        f"Total benchmark time: {res['elapsed_s']:.0f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# -- main -------------------------------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--steps", type=int, default=40, help="timed training steps per precision (default 40)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch default)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--iw-sentences", type=int, default=64, help="test sentences for nll_iw (default 64)")
+    p.add_argument("--iw-samples", type=int, default=0, help="K for nll_iw (default: the recipe's, 500)")
+    p.add_argument("--matmul-size", type=int, default=2048, help="N of the N x N matmul peak (default 2048)")
+    p.add_argument("--matmul-reps", type=int, default=5, help="timed matmul repetitions (default 5)")
+    p.add_argument("--recipe", default=str(DEFAULT_RECIPE), help="recipe YAML (default: the PTB VAE)")
+    p.add_argument("--note", default="", help="free text recorded with the results (e.g. shared machine)")
+    p.add_argument("--out-dir", default=str(ROOT / "benchmarks"), help="folder for speed.json and speed.md")
+    args = p.parse_args(argv)
+    if args.steps < 1 or args.warmup < 0 or args.iw_sentences < 1 or args.matmul_reps < 1:
+        p.error("--steps, --iw-sentences, --matmul-reps must be >= 1 and --warmup >= 0")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    recipe = load_recipe(args.recipe)
+    machine = machine_info(device)
+    log(f"{machine['cpu']} | torch {machine['torch']} | {device} | {machine['num_threads']} threads")
+    vocab, splits = load_splits(recipe.data, splits=("train", "test"), log=log)
+    train, test = splits["train"], splits["test"]
+    bs = recipe.data.batch_size
+    torch.manual_seed(recipe.train.seed)
+    probe = build_model(recipe.model, len(vocab))
+    m = model_macs(probe)
+    train_lens = [len(s) + 1 for s in train.ids]
+    analytic = flops_per_token(m, sum(train_lens) / len(train_lens))
+    log(f"model {dims(probe)}; {analytic['training'] / 1e6:.2f} MFLOP per training token")
+
+    bucketed = bucket_order([len(s) for s in train.ids], bs, shuffle=True, seed=recipe.train.seed, epoch=0)
+    padding = {"bucketed": padding_stats(train_lens, bucketed, m),
+               "random": padding_stats(train_lens, random_batches(len(train), bs, recipe.train.seed), m)}
+
+    if args.warmup + args.steps > len(bucketed):
+        raise SystemExit(f"--warmup + --steps exceeds the {len(bucketed)} batches of an epoch")
+    log(f"training: {args.warmup} warm-up + {args.steps} timed steps, fp32 and bf16 alternating")
+    training, model = train_speed(recipe, len(vocab), train.ids, bucketed, device, args.warmup, args.steps, m, log)
+    log(f"  fp32 {training['fp32']['tokens_per_s']:.0f} tok/s, bf16 {training['bf16']['tokens_per_s']:.0f} tok/s")
+
+    log("FlopCounterMode on one training step")
+    _, check_batch = next(iterate_batches(train.ids, [bucketed[args.warmup]]))
+    counter = flop_counter_check(recipe, model, check_batch.to(device), device, m)
+
+    log(f"matmul peak {args.matmul_size}x{args.matmul_size}")
+    peak = {name: matmul_peak(args.matmul_size, args.matmul_reps, dtype, device)
+            for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    log(f"  fp32 {peak['fp32']['gflops_best']:.1f}, bf16 {peak['bf16']['gflops_best']:.1f} GFLOP/s")
+    util = {}
+    for name in ("fp32", "bf16"):
+        achieved = training[name]["tokens_per_s"] * analytic["training"]
+        util[name] = {"achieved_gflops": achieved / 1e9,
+                      "executed_gflops": training[name]["executed_flops_per_s"] / 1e9,
+                      "model": achieved / (peak[name]["gflops_best"] * 1e9),
+                      "executed": training[name]["executed_flops_per_s"] / (peak[name]["gflops_best"] * 1e9)}
+
+    k = args.iw_samples or recipe.eval.iw_samples
+    log(f"nll_iw K={k} on {args.iw_sentences} test sentences")
+    iw = iw_speed(model, test.ids, args.iw_sentences, k, device, recipe.eval.seed)
+    log(f"  {iw['sentences_per_s']:.2f} sentences/s")
+
+    result = {
+        "machine": machine,
+        "note": args.note,
+        "command": shlex.join(["python", "benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
+        "recipe": os.path.relpath(args.recipe, ROOT),
+        "settings": {"steps": args.steps, "warmup": args.warmup, "batch_size": bs, "threads": torch.get_num_threads(),
+                     "device": device, "iw_sentences": args.iw_sentences, "iw_samples": k,
+                     "matmul_size": args.matmul_size, "matmul_reps": args.matmul_reps},
+        "model": dims(probe),
+        "training": training,
+        "flops": {"macs": m, "analytic": analytic, "flop_counter": counter},
+        "matmul_peak": peak,
+        "utilisation": util,
+        "nll_iw": iw,
+        "padding": padding,
+    }
+    result["elapsed_s"] = time.perf_counter() - start
+    out = Path(args.out_dir)
+    write_text_atomic(out / "speed.json", json.dumps(result, indent=2) + "\n")
+    write_text_atomic(out / "speed.md", markdown(result))
+    log(f"wrote {out / 'speed.json'} and {out / 'speed.md'}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Recipes load strictly into dataclasses; KL weight schedules hit their documented values."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from textvae.config import KLWeightConfig, Recipe, load_recipe, recipe_to_yaml
+from textvae.errors import TextVAEError
+from textvae.objectives import kl_weight
+
+RECIPES = sorted(Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_bundled_recipes_load_and_roundtrip(path, tmp_path):
+    recipe = load_recipe(path)
+    assert isinstance(recipe, Recipe)
+    (tmp_path / "saved.yaml").write_text(recipe_to_yaml(recipe))
+    assert load_recipe(tmp_path / "saved.yaml") == recipe
+
+
+def test_overrides_and_int_to_float(tmp_path):
+    (tmp_path / "r.yaml").write_text("train: {lr: 1}\n")
+    r = load_recipe(tmp_path / "r.yaml", ["train.epochs=3", "model.type=lm"])
+    assert r.train.lr == 1.0 and isinstance(r.train.lr, float)
+    assert r.train.epochs == 3 and r.model.type == "lm"
+    with pytest.raises(TextVAEError, match="KEY=VALUE"):
+        load_recipe(tmp_path / "r.yaml", ["train.epochs"])
+
+
+@pytest.mark.parametrize("text,message", [
+    ("model: {size: 3}\n", "unknown key 'model.size'"),
+    ("train: {bf16: 1}\n", "'train.bf16' must be bool"),
+    ("data: 3\n", "'data' must be a mapping"),
+    ("model: {type: gan}\n", "'model.type' must be one of"),
+    ("a: [\n", "not a valid YAML"),
+])
+def test_bad_recipes(tmp_path, text, message):
+    (tmp_path / "r.yaml").write_text(text)
+    with pytest.raises(TextVAEError, match=message):
+        load_recipe(tmp_path / "r.yaml")
+
+
+def test_schedules():
+    const = KLWeightConfig(schedule="constant", value=0.3)
+    assert kl_weight(const, 0) == kl_weight(const, 10**6) == 0.3
+    lin = KLWeightConfig(schedule="linear", start=0.0, value=1.0, steps=100)
+    assert [kl_weight(lin, s) for s in (0, 25, 100, 1000)] == [0.0, 0.25, 1.0, 1.0]
+    sig = KLWeightConfig(schedule="sigmoid", value=1.0, steps=1000, rate=0.01)
+    assert kl_weight(sig, 500) == pytest.approx(0.5)
+    assert kl_weight(sig, 0) == pytest.approx(1 / (1 + math.exp(5)))
+    assert kl_weight(sig, 10**7) == pytest.approx(1.0)
+    assert kl_weight(sig, -(10**7)) == 0.0
+    values = [kl_weight(sig, s) for s in range(0, 2000, 50)]
+    assert values == sorted(values)
