@@ -146,6 +146,11 @@ def test_inputless_decoder_ignores_input_words(make_model):
         la, _ = dec.step(inp_a[:, 1], state, z)
         lb, _ = dec.step(inp_b[:, 1], state, z)
         torch.testing.assert_close(la, lb, atol=0, rtol=0)
+        # Exactly: the same weights fed <bos> then <unk> for every word (padding kept) as an ordinary decoder.
+        h = dec.hidden(inp_a, z)
+        dec.inputless = False
+        unk_inp = torch.where(words, torch.full_like(inp_a, UNK), inp_a)
+        torch.testing.assert_close(h, dec.hidden(unk_inp, z), atol=0, rtol=0)
 
     # Control: an ordinary decoder does see its inputs, so the comparison above can fail.
     dec = make_model("vae", vocab_size=vocab_size, latent_dim=3).decoder
@@ -170,52 +175,50 @@ def _greedy_reference(dec, z_row: torch.Tensor | None, max_len: int) -> list[int
     return out
 
 
-def _tempting_model(make_model, model_type: str, eos_bias: float = 1.0, **kw):
-    """A model with peaked outputs (so rows differ and end at various steps) whose output layer favours <pad>
-    and <bos>: an unmasked argmax would emit them."""
-    model = make_model(model_type, vocab_size=9, latent_dim=3, **kw)
-    with torch.no_grad():
-        model.decoder.out.weight.mul_(5.0)
-        if model.decoder.init is not None:
-            model.decoder.init.weight.mul_(3.0)
-        model.decoder.out.bias[PAD] += 20.0
-        model.decoder.out.bias[BOS] += 20.0
-        model.decoder.out.bias[EOS] += eos_bias
-    return model
+def _tempting_model(make_model, model_type: str, z: torch.Tensor | None, max_len: int, setup_ok, **kw):
+    """A model with peaked outputs whose output layer favours <pad> and <bos> (an unmasked argmax would emit
+    them), with the </s> bias chosen so that the reference decodes of ``z`` pass ``setup_ok`` (rows of varied
+    lengths). Returns the model and the reference decodes."""
+    rows = 1 if z is None else z.shape[0]
+    for eos_bias in [0.25 * i for i in range(-8, 17)]:
+        model = make_model(model_type, vocab_size=9, latent_dim=3, **kw)
+        with torch.no_grad():
+            model.decoder.out.weight.mul_(5.0)
+            if model.decoder.init is not None:
+                model.decoder.init.weight.mul_(3.0)
+            model.decoder.out.bias[PAD] += 20.0
+            model.decoder.out.bias[BOS] += 20.0
+            model.decoder.out.bias[EOS] += eos_bias
+        refs = [_greedy_reference(model.decoder, None if z is None else z[i : i + 1], max_len) for i in range(rows)]
+        if setup_ok([len(r) for r in refs]):
+            return model, refs
+    raise AssertionError("setup: no </s> bias gives decodes of varied lengths")
 
 
 @pytest.mark.parametrize("kw", [{}, {"z_concat": True}, {"inputless": True}], ids=["init", "concat", "inputless"])
 def test_greedy_decode_is_stepwise_argmax_without_specials(make_model, kw):
-    model = _tempting_model(make_model, "vae", **kw)
     z = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)) * 2.0
     max_len = 12
+    model, refs = _tempting_model(make_model, "vae", z, max_len, lambda lens: len(set(lens)) >= 2, **kw)
     out = greedy_decode(model, z, max_len=max_len)
-    assert len(out) == 6
-    assert len({len(row) for row in out}) >= 2 and any(out), "setup: rows should differ"
-    for i, row in enumerate(out):
+    assert out == refs
+    for row in out:
         assert PAD not in row and BOS not in row and EOS not in row
         assert len(row) <= max_len
-        assert row == _greedy_reference(model.decoder, z[i : i + 1], max_len), f"row {i}"
     # The test bites: without masking, the first argmax would have been <pad> or <bos>.
     logits, _ = model.decoder.step(torch.full((6,), BOS), model.decoder.init_state(z, 6), z)
     assert set(logits.argmax(-1).tolist()) <= {PAD, BOS}
 
 
 def test_greedy_decode_stops_per_row_and_truncates(make_model):
-    model = _tempting_model(make_model, "vae")
     z = torch.randn(16, 3, generator=torch.Generator().manual_seed(1)) * 2.0
-    refs = [_greedy_reference(model.decoder, z[i : i + 1], 8) for i in range(16)]
-    # Setup sanity: some rows end before max_len and some run to it, so both paths are exercised.
-    lengths = {len(r) for r in refs}
-    assert min(lengths) < 3 and max(lengths) == 8 and len(lengths) >= 3
+    # Some rows end early and some run to max_len, so both paths are exercised.
+    model, refs = _tempting_model(make_model, "vae", z, 8, lambda lens: min(lens) < 3 and max(lens) == 8)
     assert greedy_decode(model, z, max_len=8) == refs
     # A shorter budget truncates each row to a prefix.
     assert greedy_decode(model, z, max_len=3) == [r[:3] for r in refs]
 
 
 def test_greedy_decode_lm_rows_are_identical(make_model):
-    model = _tempting_model(make_model, "lm", eos_bias=0.0)
-    out = greedy_decode(model, None, max_len=10, batch_size=3)
-    ref = _greedy_reference(model.decoder, None, 10)
-    assert 0 < len(ref) < 10
-    assert out == [ref, ref, ref]
+    model, (ref,) = _tempting_model(make_model, "lm", None, 10, lambda lens: lens[0] > 0)
+    assert greedy_decode(model, None, max_len=10, batch_size=3) == [ref, ref, ref]

@@ -80,8 +80,8 @@ def train(
                 raise TextVAEError(f"{run.path}: run folder already holds a run; use --resume {run.path} or --out")
             vocab, splits = load_splits(cfg.data, splits=("train", "valid"))
             run.path.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(run.config, recipe_to_yaml(cfg))
             vocab.save(run.vocab)
+            write_text_atomic(run.config, recipe_to_yaml(cfg))  # written last: it marks a complete run folder
         if device:
             cfg.train.device = device
         dev = resolve_device(cfg.train.device)

@@ -110,8 +110,8 @@ class TrainConfig:
 class EvalConfig:
     iw_samples: int = 500
     """K importance samples for nll_iw."""
-    iw_batch: int = 8192
-    """Sentence-sample pairs decoded per forward pass in nll_iw."""
+    iw_tokens: int = 32768
+    """nll_iw decodes about this many target tokens (sentence-sample pairs x length) per forward pass."""
     mi: Literal["dataset", "minibatch"] = "dataset"
     au_threshold: float = 0.01
     seed: int = 1234

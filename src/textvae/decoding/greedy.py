@@ -12,6 +12,7 @@ from textvae.models.vae import TextVAE
 def greedy_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, batch_size: int = 1) -> list[list[int]]:
     """argmax decoding from codes z (B, Z) (or ``batch_size`` unconditional rows for the RNNLM).
     Returns token ids without </s>; <pad> and <bos> are never emitted."""
+    was_training = model.training
     model.eval()
     dec = model.decoder
     b = z.shape[0] if z is not None else batch_size
@@ -28,5 +29,6 @@ def greedy_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, bat
         done |= tok == EOS
         if bool(done.all()):
             break
+    model.train(was_training)
     ids = torch.stack(out, 1).tolist()
     return [row[: row.index(EOS)] if EOS in row else row for row in ids]

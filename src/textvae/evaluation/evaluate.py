@@ -24,6 +24,7 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
     ppl_elbo = exp(sum neg_elbo / tokens), ppl_iw = exp(sum nll_iw / tokens), mi (variant named in
     mi_variant), au. RNNLM: nll and ppl, exact. Autoencoder: rec and au. Tokens count </s>, not <s>.
     ``iw_samples`` = 0 skips nll_iw (validation during training)."""
+    was_training = model.training
     model.eval()
     k = cfg.iw_samples if iw_samples is None else iw_samples
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -45,7 +46,7 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
                     logvars.append(logvar.cpu())
                     sums["kl"] += float(model.latent.kl(mu, logvar).sum())
                     if k > 0:
-                        sums["nll_iw"] += float(nll_iw(model, batch, k, generator=gen, posterior=(mu, logvar)).sum())
+                        sums["nll_iw"] += float(nll_iw(model, batch, k, cfg.iw_tokens, gen, (mu, logvar)).sum())
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
             done += batch.size
@@ -63,12 +64,14 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
         if k > 0:
             out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=math.exp(sums["nll_iw"] / tokens), iw_samples=k)
         mu, logvar = torch.cat(mus), torch.cat(logvars)
+        mi_gen = torch.Generator().manual_seed(cfg.seed)  # mu, logvar are on the CPU now
         if cfg.mi == "dataset":
-            out["mi"] = mutual_info(mu, logvar, gen.manual_seed(cfg.seed))
+            out["mi"] = mutual_info(mu, logvar, mi_gen)
         else:
-            out["mi"] = mutual_info_minibatch(mu, logvar, batch_size, gen.manual_seed(cfg.seed))
+            out["mi"] = mutual_info_minibatch(mu, logvar, batch_size, mi_gen)
         out["mi_variant"] = cfg.mi
     if model.has_latent:
         out["au"] = active_units(torch.cat(mus), cfg.au_threshold)[0]
     out["seconds"] = time.perf_counter() - start
+    model.train(was_training)
     return out

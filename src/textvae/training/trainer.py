@@ -106,6 +106,8 @@ class Trainer:
         lengths = [len(s) for s in train.ids]
         autocast = torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=t.bf16)
         n_batches = math.ceil(len(train) / self.recipe.data.batch_size)
+        if not self.run.checkpoint.exists():
+            self.save()  # a run killed before its first periodic checkpoint still resumes
         with progress_bar() as bar:
             while not self.state["finished"]:
                 epoch = self.state["epoch"]
