@@ -12,7 +12,7 @@ from textvae.data.batching import bucket_order, iterate_batches
 from textvae.data.corpus import Split
 from textvae.evaluation.estimators import active_units, mutual_info, mutual_info_minibatch, nll_iw
 from textvae.models.vae import TextVAE
-from textvae.progress import progress_bar
+from textvae.progress import PlainProgress, progress_bar
 
 
 @torch.no_grad()
@@ -34,6 +34,7 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
     start = time.perf_counter()
     with progress_bar(show_progress) as bar:
         task = bar.add_task(f"evaluate {split.name}", total=len(split), rate="")
+        plain = PlainProgress(f"evaluate {split.name}", len(split), "sentences") if show_progress is None else None
         done = 0
         for _, batch in iterate_batches(split.ids, batches):
             batch = batch.to(device)
@@ -50,7 +51,9 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
             done += batch.size
-            bar.update(task, advance=batch.size, rate=f"{done / (time.perf_counter() - start):.0f} sent/s")
+            bar.update(task, advance=batch.size, rate=f"{done / (time.perf_counter() - start):.1f} sent/s")
+            if plain is not None and bar.disable:
+                plain.update(done)
     n, tokens = len(split), split.n_tokens
     out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
     if not model.has_latent:

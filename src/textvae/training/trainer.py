@@ -155,7 +155,10 @@ class Trainer:
                 self._write_log(record)
                 bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  loss {record['loss']:.2f}")
                 if bar.disable:  # no terminal (a log file): a plain progress line instead of the bar
-                    eta = (len(batches) - st["position"]) * secs / n_acc
+                    left = len(batches) - st["position"]
+                    if t.max_steps:
+                        left = min(left, t.max_steps - st["step"])
+                    eta = left * secs / n_acc
                     self.log(f"epoch {st['epoch'] + 1} batch {st['position']}/{len(batches)} step {st['step']}: "
                              f"loss {record['loss']:.2f}  {record['tokens_per_s']:.0f} tok/s  "
                              f"epoch ETA {eta / 60:.1f} min")
