@@ -54,7 +54,9 @@ def row_figures(key: str, run: Path, k: int) -> dict:
                "ppl_iw": report["ppl"], "mi": None, "au": None, "likelihood": "exact"}
     else:
         fig = {k2: metrics[k2] for k2 in ("rec", "kl", "neg_elbo", "nll_iw", "ppl_iw", "mi", "au")}
-        fig.update(likelihood=f"importance-weighted, K={metrics['iw_samples']}", mi_variant=metrics["mi_variant"])
+        fig.update(likelihood=f"importance-weighted, K={metrics['iw_samples']}", mi_variant=metrics["mi_variant"],
+                   iw_samples=metrics["iw_samples"], eval_seconds=metrics["seconds"],
+                   eval_sentences_per_s=metrics["sentences"] / metrics["seconds"])
     fig.update(ppl_elbo=report.get("ppl_elbo"), train_seconds=report["train_seconds"],
                tokens_per_s=report["tokens_per_s"], epochs=report["epochs"], steps=report["steps"])
     return fig
@@ -67,11 +69,12 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="train with bf16 autocast")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--iw-samples", type=int, default=500)
+    ap.add_argument("--iw", action="append", default=[], help="ROW=K: importance samples for one row")
     ap.add_argument("--rows", nargs="*", default=[r[0] for r in ROWS])
     ap.add_argument("--note", default="")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks")
     args = ap.parse_args()
-    epochs = _kv(args.epochs)
+    epochs, iw = _kv(args.epochs), _kv(args.iw)
     rows, commands = [], []
     for key, recipe, label, p_nll, p_kl, p_ppl in ROWS:
         if key not in args.rows:
@@ -88,7 +91,7 @@ def main() -> None:
         if not (run / "report.json").is_file():
             run_cli(cmd if not (run / "checkpoint.pt").is_file() else ["train", "--resume", str(run),
                                                                         "--iw-samples", "0"])
-        fig = row_figures(key, run, args.iw_samples)
+        fig = row_figures(key, run, int(iw.get(key, args.iw_samples)))
         rows.append({"model": label, "split": "test", **fig, "paper_nll": p_nll, "paper_kl": p_kl,
                      "paper_ppl": p_ppl})
     machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
@@ -107,10 +110,11 @@ def _paper(r: dict) -> str:
 
 
 def render(rows: list[dict], machine: dict, commands: list[str], args) -> str:
-    head = ("| model | rec | kl | neg_elbo | nll_iw | ppl_iw | ppl_elbo | mi | au | epochs | train time | "
-            "tokens/s | paper NLL (KL) | paper PPL |\n|" + "---|" * 14 + "\n")
+    head = ("| model | rec | kl | neg_elbo | nll_iw | K | ppl_iw | ppl_elbo | mi | au | epochs | train time | "
+            "tokens/s | paper NLL (KL) | paper PPL |\n|" + "---|" * 15 + "\n")
     body = "".join(
         f"| {r['model']} | {_f(r['rec'])} | {_f(r['kl'], 2)} | {_f(r['neg_elbo'])} | {_f(r['nll_iw'])} | "
+        f"{r.get('iw_samples', 'exact')} | "
         f"{_f(r['ppl_iw'])} | {_f(r['ppl_elbo'])} | {_f(r['mi'], 2)} | {_f(r['au'])} | {r['epochs']} | "
         f"{r['train_seconds'] / 60:.0f} min | {r['tokens_per_s']:.0f} | {_paper(r)} | {r['paper_ppl']} |\n"
         for r in rows)
@@ -121,7 +125,7 @@ def render(rows: list[dict], machine: dict, commands: list[str], args) -> str:
         + (f"\n{args.note}\n" if args.note else "")
         + "\nTest split (3,761 sentences, 82,430 tokens with `</s>`), nats per sentence; RNNLM rows are exact "
         "likelihoods (their nll_iw column is the exact NLL), VAE rows give the ELBO (`neg_elbo`) and the "
-        f"importance-weighted estimate (`nll_iw`, K={args.iw_samples}). Definitions: `docs/metrics.md`. "
+        "importance-weighted estimate (`nll_iw` with K samples, column K). Definitions: `docs/metrics.md`. "
         "The paper's columns are its test figures (its VAE figure is the ELBO, with the KL in parentheses).\n\n"
         + head + body
         + "\nRegenerate (runs that already have a report are reused):\n\n```bash\npython benchmarks/ptb.py "

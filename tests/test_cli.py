@@ -142,3 +142,14 @@ def test_tensorboard_log(tmp_path):
     result = _train(tmp_path, recipe, corpus)
     assert result.exit_code == 0, result.output
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_character_level_run(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", n_train=30)
+    recipe = tiny_recipe(corpus, data={"tokenizer": "char"}, train={"epochs": 1}, eval={"iw_samples": 2})
+    result = _train(tmp_path, recipe, corpus)
+    assert result.exit_code == 0, result.output
+    vocab = (tmp_path / "run" / "vocab.txt").read_text(encoding="utf-8").split("\n")[4:-1]
+    assert " " in vocab and all(len(tok) == 1 for tok in vocab)
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["tokens"] == sum(len(" ".join(ln.split())) + 1 for ln in (corpus / "test.txt").read_text().splitlines())
