@@ -152,4 +152,5 @@ def test_character_level_run(tmp_path):
     vocab = (tmp_path / "run" / "vocab.txt").read_text(encoding="utf-8").split("\n")[4:-1]
     assert " " in vocab and all(len(tok) == 1 for tok in vocab)
     report = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert report["tokens"] == sum(len(" ".join(ln.split())) + 1 for ln in (corpus / "test.txt").read_text().splitlines())
+    lines = (corpus / "test.txt").read_text().splitlines()
+    assert report["tokens"] == sum(len(" ".join(ln.split())) + 1 for ln in lines)
