@@ -42,6 +42,8 @@ def test_resume_is_bitwise_identical(tmp_path, model_type):
     first = _trainer(recipe, tmp_path / "cut", on_step=crash_at_7)
     with pytest.raises(Crash):
         first.fit()
+    with open(tmp_path / "cut" / "metrics.jsonl", "a") as fh:
+        fh.write('{"kind": "train", "step": 8, "rec"')  # a line cut short by the kill
     resumed = _trainer(recipe, tmp_path / "cut", vocab=first.vocab)
     resumed.resume()
     assert resumed.state["step"] == 6

@@ -39,6 +39,14 @@ def validation_loss(metrics: dict) -> float:
     raise KeyError("no validation loss in metrics")
 
 
+def _step_of(line: str) -> float:
+    """The step of a log line; a line cut short by a kill counts as after any checkpoint."""
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
 class Trainer:
     """Trains ``model`` on ``splits['train']``, validating on ``splits['valid']`` each epoch, in ``run``.
 
@@ -84,8 +92,7 @@ class Trainer:
     def _truncate_log(self, step: int) -> None:
         """Drop log lines written after the checkpoint we resume from (they will be written again)."""
         if self.run.metrics.is_file():
-            lines = self.run.metrics.read_text(encoding="utf-8").splitlines()
-            keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= step]
+            keep = [ln for ln in self.run.metrics.read_text(encoding="utf-8").splitlines() if _step_of(ln) <= step]
             write_text_atomic(self.run.metrics, "".join(ln + "\n" for ln in keep))
 
     def _write_log(self, record: dict) -> None:
