@@ -76,6 +76,7 @@ from textvae.models.build import build_model
 from textvae.models.vae import TextVAE
 from textvae.objectives.objective import Objective
 from textvae.pipeline import load_splits, resolve_device
+from textvae.training.trainer import build_optimizer, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RECIPE = ROOT / "recipes" / "bowman2016" / "ptb_vae.yaml"
@@ -201,11 +202,7 @@ class TrainLoop:
     def __init__(self, recipe: Recipe, model: TextVAE, device: str, bf16: bool):
         t = recipe.train
         self.recipe, self.model, self.device, self.clip = recipe, model.to(device), device, t.clip_grad
-        if t.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-        else:
-            self.optimizer = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum,
-                                             weight_decay=t.weight_decay)
+        self.optimizer = build_optimizer(t, model.parameters())
         self.objective = Objective.from_config(recipe.objective, model)
         self.autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
         self.step = 0
@@ -215,13 +212,7 @@ class TrainLoop:
     def run(self, batch) -> int:
         """One optimiser step; returns the batch's target tokens."""
         batch = batch.to(self.device)
-        with self.autocast:
-            loss, logs = self.objective(self.model, batch, self.step)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-        self.optimizer.step()
+        logs = train_step(self.model, self.objective, self.optimizer, batch, self.step, self.clip, self.autocast)
         self.step += 1
         for k, v in logs.items():
             self.acc[k] = self.acc.get(k, 0.0) + v
