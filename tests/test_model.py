@@ -222,3 +222,13 @@ def test_greedy_decode_stops_per_row_and_truncates(make_model):
 def test_greedy_decode_lm_rows_are_identical(make_model):
     model, (ref,) = _tempting_model(make_model, "lm", None, 10, lambda lens: lens[0] > 0)
     assert greedy_decode(model, None, max_len=10, batch_size=3) == [ref, ref, ref]
+
+
+def test_greedy_decode_can_ban_unk(make_model):
+    model = make_model("vae", vocab_size=8)
+    with torch.no_grad():
+        model.decoder.out.bias[UNK] = 50.0  # <unk> would win every step
+    z = torch.randn(6, model.z_dim, generator=torch.Generator().manual_seed(0))
+    assert any(UNK in row for row in greedy_decode(model, z, max_len=5))
+    banned = greedy_decode(model, z, max_len=5, ban_unk=True)
+    assert all(UNK not in row for row in banned) and all(len(row) > 0 for row in banned)

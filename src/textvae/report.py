@@ -31,16 +31,16 @@ def samples_text(model: TextVAE, vocab: Vocab, split: Split, n: int, kind: str =
     lines = []
     if model.has_latent:
         z = torch.randn(n, model.z_dim, generator=g).to(device)
-        lines.append("samples from the prior (z ~ N(0, I), greedy decoding):")
-        lines += [f"  {detokenize(vocab.decode(s), kind)}" for s in greedy_decode(model, z)]
+        lines.append("samples from the prior (z ~ N(0, I), greedy decoding, <unk> banned):")
+        lines += [f"  {detokenize(vocab.decode(s), kind)}" for s in greedy_decode(model, z, ban_unk=True)]
         idx = torch.randperm(len(split), generator=g)[:n].tolist()
         batch = make_batch([split.ids[i] for i in idx], idx).to(device)
         mu, _ = model.posterior(batch)
-        lines.append("reconstructions (posterior mean, greedy):")
-        for i, s in zip(idx, greedy_decode(model, mu), strict=True):
+        lines.append("reconstructions (posterior mean, greedy decoding, <unk> banned):")
+        for i, s in zip(idx, greedy_decode(model, mu, ban_unk=True), strict=True):
             lines.append(f"  in:  {detokenize(vocab.decode(split.ids[i]), kind)}")
             lines.append(f"  out: {detokenize(vocab.decode(s), kind)}")
     else:
-        lines.append("samples from the RNNLM (greedy decoding is deterministic: one sentence):")
-        lines += [f"  {detokenize(vocab.decode(s), kind)}" for s in greedy_decode(model, None, batch_size=1)]
+        lines.append("the RNNLM's greedy sentence (deterministic, <unk> banned):")
+        lines += [f"  {detokenize(vocab.decode(s), kind)}" for s in greedy_decode(model, None, ban_unk=True)]
     return "\n".join(lines)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from textvae.data.vocab import BOS, EOS, PAD
+from textvae.data.vocab import BOS, EOS, PAD, UNK
 from textvae.models.vae import TextVAE
 
 
 @torch.no_grad()
-def greedy_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, batch_size: int = 1) -> list[list[int]]:
+def greedy_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, batch_size: int = 1,
+                  ban_unk: bool = False) -> list[list[int]]:
     """argmax decoding from codes z (B, Z) (or ``batch_size`` unconditional rows for the RNNLM).
-    Returns token ids without </s>; <pad> and <bos> are never emitted."""
+    Returns token ids without </s>; <pad> and <bos> are never emitted, nor <unk> with ``ban_unk``."""
     was_training = model.training
     model.eval()
     dec = model.decoder
@@ -24,6 +25,8 @@ def greedy_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, bat
     for _ in range(max_len):
         logits, state = dec.step(tok, state, z)
         logits[:, PAD] = logits[:, BOS] = float("-inf")
+        if ban_unk:
+            logits[:, UNK] = float("-inf")
         tok = logits.argmax(-1)
         out.append(torch.where(done, torch.full_like(tok, EOS), tok))
         done |= tok == EOS
