@@ -255,3 +255,16 @@ def test_active_units_counts_dims_whose_mean_varies():
     assert active_units(mu, threshold=0.03)[0] == 2
     assert active_units(mu, threshold=5.0)[0] == 0
     assert active_units(mu[:1], threshold=0.0)[0] == mu.shape[1]  # one row: every variance is 0 >= 0
+
+
+def test_evaluate_rec_does_not_depend_on_k(make_model, make_sentences):
+    from textvae.config import EvalConfig
+    from textvae.data.corpus import Split
+    from textvae.evaluation import evaluate
+
+    model = make_model("vae", vocab_size=12)
+    split = Split("test", make_sentences(20, 12, 1, 6, 0))
+    cfg = EvalConfig(iw_samples=3)
+    a = evaluate(model, split, cfg, batch_size=8, iw_samples=0, show_progress=False)
+    b = evaluate(model, split, cfg, batch_size=8, iw_samples=7, show_progress=False)
+    assert a["rec"] == b["rec"] and a["kl"] == b["kl"] and a["mi"] == b["mi"]

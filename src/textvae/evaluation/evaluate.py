@@ -27,7 +27,9 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
     was_training = model.training
     model.eval()
     k = cfg.iw_samples if iw_samples is None else iw_samples
+    # separate streams: rec's one-sample draws do not depend on K, nor nll_iw's on the rec pass
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    gen_iw = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
     mus, logvars = [], []
     batches = bucket_order([len(s) for s in split.ids], batch_size, shuffle=False)
@@ -47,7 +49,7 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
                     logvars.append(logvar.cpu())
                     sums["kl"] += float(model.latent.kl(mu, logvar).sum())
                     if k > 0:
-                        sums["nll_iw"] += float(nll_iw(model, batch, k, cfg.iw_tokens, gen, (mu, logvar)).sum())
+                        sums["nll_iw"] += float(nll_iw(model, batch, k, cfg.iw_tokens, gen_iw, (mu, logvar)).sum())
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
             done += batch.size
