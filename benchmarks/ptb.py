@@ -10,14 +10,13 @@ reused too. Rows are trained one after another; the slow part on a CPU is nll_iw
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+from machine import machine_info
 
 from textvae.atomic import write_json_atomic, write_text_atomic
 
@@ -94,9 +93,7 @@ def main() -> None:
         fig = row_figures(key, run, int(iw.get(key, args.iw_samples)))
         rows.append({"model": label, "split": "test", **fig, "paper_nll": p_nll, "paper_kl": p_kl,
                      "paper_ppl": p_ppl})
-    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-               "torch": torch.__version__, "threads": args.threads or torch.get_num_threads(),
-               "date": datetime.date.today().isoformat()}
+    machine = machine_info("cuda" if torch.cuda.is_available() else "cpu")
     write_json_atomic(args.out_dir / "ptb.json", rows)
     write_text_atomic(args.out_dir / "ptb.md", render(rows, machine, commands, args))
 
@@ -120,8 +117,9 @@ def render(rows: list[dict], machine: dict, commands: list[str], args) -> str:
         for r in rows)
     return (
         "# PTB language modelling: Bowman et al. 2016, Table 2\n\n"
-        f"Machine: {machine['processor']}, {machine['platform']}, torch {machine['torch']}, "
-        f"{machine['threads']} thread(s); date {machine['date']}.\n"
+        f"Machine: {machine.get('gpu', machine['cpu'])}, {machine['cpu_count']} CPUs, torch {machine['torch']}; "
+        f"training with {args.threads or 'default'} thread(s), evaluation with torch's default; "
+        f"written {machine['date']}.\n"
         + (f"\n{args.note}\n" if args.note else "")
         + "\nTest split (3,761 sentences, 82,430 tokens with `</s>`), nats per sentence; RNNLM rows are exact "
         "likelihoods (their nll_iw column is the exact NLL), VAE rows give the ELBO (`neg_elbo`) and the "

@@ -51,11 +51,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime as dt
 import json
 import math
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -64,6 +62,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from machine import machine_info
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
@@ -83,44 +82,9 @@ DEFAULT_RECIPE = ROOT / "recipes" / "bowman2016" / "ptb_vae.yaml"
 
 
 # -- machine ----------------------------------------------------------------------------------------------
-def cpu_name() -> str:
-    name = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return name
-
-
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)
-
-
-def machine_info(device: str) -> dict:
-    info = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "processor": platform.processor(),
-        "cpu": cpu_name(),
-        "uname": platform.uname()._asdict(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "num_threads": torch.get_num_threads(),
-        "num_interop_threads": torch.get_num_interop_threads(),
-        "device": device,
-    }
-    if hasattr(os, "getloadavg"):
-        info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    if device.startswith("cuda"):
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-        info["cuda_matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
-    else:
-        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
-    return info
 
 
 # -- analytic FLOPs ---------------------------------------------------------------------------------------

@@ -25,19 +25,15 @@ def _fail(message: str) -> None:
 def _final_report(run_path: Path, split_name: str, iw_samples: int | None, device: str | None,
                   as_json: bool, show_samples: bool) -> dict:
     from textvae.evaluation.evaluate import evaluate
-    from textvae.pipeline import Run, load_run, load_splits, resolve_device
+    from textvae.pipeline import load_run, load_splits
     from textvae.report import format_metrics, samples_text
 
-    run = Run(run_path)
-    if not run.path.is_dir() or not run.config.is_file():
-        raise TextVAEError(f"{run.path}: not a run folder (no config.yaml)")
-    recipe = load_recipe(run.config)
-    dev = resolve_device(device or recipe.train.device)
-    recipe, vocab, model = load_run(run.path, dev)
+    recipe, vocab, model = load_run(run_path, device)
+    dev = str(next(model.parameters()).device)
     _, splits = load_splits(recipe.data, vocab, splits=(split_name,))
     metrics = evaluate(model, splits[split_name], recipe.eval, recipe.data.eval_batch_size, dev, iw_samples)
-    metrics["run"] = str(run.path)
-    write_json_atomic(run.path / f"eval_{split_name}.json", metrics)
+    metrics["run"] = str(run_path)
+    write_json_atomic(run_path / f"eval_{split_name}.json", metrics)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:

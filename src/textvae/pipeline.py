@@ -10,6 +10,7 @@ import torch
 from textvae.config import DataConfig, Recipe, load_recipe
 from textvae.data.corpus import Split, encode_split, split_files, tokenize_file
 from textvae.data.vocab import Vocab
+from textvae.errors import TextVAEError
 from textvae.models.build import build_model
 from textvae.models.vae import TextVAE
 from textvae.training.checkpoint import load_weights
@@ -68,11 +69,13 @@ class Run:
         return self.path / "report.json"
 
 
-def load_run(path: str | Path, device: str = "cpu") -> tuple[Recipe, Vocab, TextVAE]:
-    """Reopen a trained run: its recipe, vocabulary and best weights."""
+def load_run(path: str | Path, device: str | None = None) -> tuple[Recipe, Vocab, TextVAE]:
+    """Reopen a trained run: its recipe, vocabulary and best weights, on ``device`` (default: the recipe's)."""
     run = Run(Path(path))
+    if not run.path.is_dir() or not run.config.is_file():
+        raise TextVAEError(f"{run.path}: not a run folder (no config.yaml)")
     recipe = load_recipe(run.config)
     vocab = Vocab.load(run.vocab)
     model = build_model(recipe.model, len(vocab))
     load_weights(run.best, model, vocab.fingerprint)
-    return recipe, vocab, model.to(device)
+    return recipe, vocab, model.to(resolve_device(device or recipe.train.device))
