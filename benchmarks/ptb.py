@@ -102,6 +102,19 @@ def _f(x, nd=1) -> str:
     return "–" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
 
 
+def _shown_args(argv: list[str]) -> str:
+    """The command line with the (long) --note text elided."""
+    shown, skip = [], False
+    for a in argv:
+        if skip:
+            shown.append("'...'")
+            skip = False
+            continue
+        skip = a == "--note"
+        shown.append(a)
+    return " ".join(shown)
+
+
 def _paper(r: dict) -> str:
     return f"{r['paper_nll']}" + ("" if r["paper_kl"] is None else f" ({r['paper_kl']})")
 
@@ -126,8 +139,12 @@ def render(rows: list[dict], machine: dict, commands: list[str], args) -> str:
         "importance-weighted estimate (`nll_iw` with K samples, column K). Definitions: `docs/metrics.md`. "
         "The paper's columns are its test figures (its VAE figure is the ELBO, with the KL in parentheses).\n\n"
         + head + body
-        + "\nRegenerate (runs that already have a report are reused):\n\n```bash\npython benchmarks/ptb.py "
-        + " ".join(sys.argv[1:]) + "\n```\n\nwhich runs, per row:\n\n```bash\n" + "\n".join(commands) + "\n```\n"
+        + "\nThe paper's perplexities count tokens differently from ours: its NLL 100 with PPL 116 implies 21.0 "
+        "tokens per test sentence, while we count 21.9 (words and `</s>`); compare NLLs, not PPLs. Training "
+        "tokens/s here were measured with several runs sharing the cores; `speed.md` has uncontended figures.\n"
+        + "\nRegenerate (runs that already have a report are reused; `--note` takes the paragraph above):\n\n"
+        "```bash\npython benchmarks/ptb.py " + _shown_args(sys.argv[1:]) + "\n```\n\nwhich runs, per row:\n\n"
+        "```bash\n" + "\n".join(commands) + "\n```\n"
     )
 
 
