@@ -152,16 +152,17 @@ class Trainer:
         acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
         for pos, batch in iterate_batches(self.splits["train"].ids, batches, st["position"]):
             step_tic = time.perf_counter()
+            n_tok = batch.n_tokens  # counted on the CPU copy: no device sync per step
             batch = batch.to(self.device)
             logs = train_step(self.model, self.objective, self.optimizer, batch, st["step"], t.clip_grad, autocast)
             st["step"] += 1
             st["position"] = pos + 1
             st["train_seconds"] += time.perf_counter() - step_tic
-            st["train_tokens"] += batch.n_tokens
+            st["train_tokens"] += n_tok
             for k, v in logs.items():
                 acc[k] = acc.get(k, 0.0) + v
             n_acc += 1
-            tokens += batch.n_tokens
+            tokens += n_tok
             if st["step"] % t.log_every == 0 or st["position"] == len(batches):
                 secs = time.perf_counter() - tic
                 record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
