@@ -31,7 +31,8 @@ def samples_text(model: TextVAE, vocab: Vocab, split: Split, n: int, kind: str =
     lines = []
     if model.has_latent:
         z = torch.randn(n, model.z_dim, generator=g).to(device)
-        lines.append("samples from the prior (z ~ N(0, I), greedy decoding, <unk> banned):")
+        lines.append("samples from the prior (z ~ N(0, I), greedy decoding, <unk> banned):" if model.is_stochastic else
+                     "decodes of z ~ N(0, I) (an autoencoder has no prior: for contrast only; greedy, <unk> banned):")
         lines += [f"  {detokenize(vocab.decode(s), kind)}" for s in greedy_decode(model, z, ban_unk=True)]
         idx = torch.randperm(len(split), generator=g)[:n].tolist()
         batch = make_batch([split.ids[i] for i in idx], idx).to(device)
