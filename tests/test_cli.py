@@ -126,6 +126,12 @@ def test_existing_run_folder_is_not_overwritten(trained_run):
     _fails_cleanly(result, "already holds a run", "--resume")
 
 
+def test_resume_refuses_a_recipe_or_overrides(trained_run):
+    tmp, _ = trained_run
+    result = runner.invoke(app, ["train", "--resume", str(tmp / "run"), "--set", "train.epochs=5"])
+    _fails_cleanly(result, "--resume", "--set")
+
+
 def test_real_process_exit_code_and_no_traceback(tmp_path):
     """The installed entry point, not the test runner: non-zero exit and one line on stderr."""
     recipe = write_recipe(tmp_path / "r.yaml", {"nmae": "x"})

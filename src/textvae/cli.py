@@ -60,6 +60,8 @@ def train(
     from textvae.training.trainer import Trainer, seed_everything
 
     try:
+        if resume is not None and (recipe is not None or set_):
+            raise TextVAEError("--resume continues a run with its own config.yaml: give no RECIPE and no --set")
         if resume is not None:
             run = Run(resume)
             if not run.config.is_file():
