@@ -36,8 +36,9 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
     start = time.perf_counter()
     with progress_bar(show_progress) as bar:
         task = bar.add_task(f"evaluate {split.name}", total=len(split), rate="")
-        plain = PlainProgress(f"evaluate {split.name}", len(split), "sentences") if show_progress is None else None
-        done = 0
+        # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
+        plain = PlainProgress(f"evaluate {split.name}", split.n_tokens, "tokens") if show_progress is None else None
+        done = done_tokens = 0
         for _, batch in iterate_batches(split.ids, batches):
             batch = batch.to(device)
             if model.has_latent:
@@ -53,9 +54,10 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
             done += batch.size
+            done_tokens += batch.n_tokens
             bar.update(task, advance=batch.size, rate=f"{done / (time.perf_counter() - start):.1f} sent/s")
             if plain is not None and bar.disable:
-                plain.update(done)
+                plain.update(done_tokens)
     n, tokens = len(split), split.n_tokens
     out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
     if not model.has_latent:
