@@ -309,7 +309,8 @@ def matmul_peak(n: int, reps: int, dtype: torch.dtype, device: str) -> dict:
 
 
 # -- nll_iw -----------------------------------------------------------------------------------------------
-def iw_speed(model: TextVAE, test_ids: list[list[int]], n_sent: int, k: int, device: str, seed: int) -> dict:
+def iw_speed(model: TextVAE, test_ids: list[list[int]], n_sent: int, k: int, device: str, seed: int,
+             token_budget: int) -> dict:
     lengths = [len(s) for s in test_ids]
     mean_len = sum(lengths) / len(lengths) + 1
     batches = bucket_order(lengths, n_sent, shuffle=False)
@@ -320,10 +321,11 @@ def iw_speed(model: TextVAE, test_ids: list[list[int]], n_sent: int, k: int, dev
     model.eval()
     gen = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
-        nll_iw(model, batch, n_samples=max(1, min(k, 32768 // max(1, batch.n_tokens))), generator=gen)  # warm-up
+        warm_k = max(1, min(k, token_budget // max(1, batch.n_tokens)))
+        nll_iw(model, batch, warm_k, token_budget, gen)  # warm-up: one chunk
         sync(device)
         tic = time.perf_counter()
-        nll = nll_iw(model, batch, n_samples=k, generator=gen)
+        nll = nll_iw(model, batch, k, token_budget, gen)
         sync(device)
         secs = time.perf_counter() - tic
     n_tok = batch.n_tokens
@@ -531,7 +533,7 @@ def main(argv=None) -> dict:
 
     k = args.iw_samples or recipe.eval.iw_samples
     log(f"nll_iw K={k} on {args.iw_sentences} test sentences")
-    iw = iw_speed(model, test.ids, args.iw_sentences, k, device, recipe.eval.seed)
+    iw = iw_speed(model, test.ids, args.iw_sentences, k, device, recipe.eval.seed, recipe.eval.iw_tokens)
     log(f"  {iw['sentences_per_s']:.2f} sentences/s")
 
     result = {

@@ -32,12 +32,13 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
     gen_iw = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
     mus, logvars = [], []
+    n, tokens = len(split), split.n_tokens
     batches = bucket_order([len(s) for s in split.ids], batch_size, shuffle=False)
     start = time.perf_counter()
     with progress_bar(show_progress) as bar:
         task = bar.add_task(f"evaluate {split.name}", total=len(split), rate="")
         # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
-        plain = PlainProgress(f"evaluate {split.name}", split.n_tokens, "tokens") if show_progress is None else None
+        plain = PlainProgress(f"evaluate {split.name}", tokens, "tokens") if show_progress is None else None
         done = done_tokens = 0
         for _, batch in iterate_batches(split.ids, batches):
             batch = batch.to(device)
@@ -58,7 +59,6 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
             bar.update(task, advance=batch.size, rate=f"{done / (time.perf_counter() - start):.1f} sent/s")
             if plain is not None and bar.disable:
                 plain.update(done_tokens)
-    n, tokens = len(split), split.n_tokens
     out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
     if not model.has_latent:
         out.update(nll=sums["rec"] / n, ppl=math.exp(sums["rec"] / tokens))

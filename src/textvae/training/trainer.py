@@ -81,9 +81,9 @@ class Trainer:
         self.scheduler = None if t.lr_decay >= 1.0 else torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr)
         self.objective = Objective.from_config(recipe.objective, model)
+        # train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
                       "train_seconds": 0.0, "train_tokens": 0}
-        """train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes."""
         self.writer = None
 
     # -- checkpoints ---------------------------------------------------------------------------------
@@ -164,21 +164,7 @@ class Trainer:
             n_acc += 1
             tokens += n_tok
             if st["step"] % t.log_every == 0 or st["position"] == len(batches):
-                secs = time.perf_counter() - tic
-                record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
-                          **{k: float(v) / n_acc for k, v in acc.items()},
-                          "lr": self.optimizer.param_groups[0]["lr"], "tokens": tokens,
-                          "tokens_per_s": tokens / max(secs, 1e-9), "time": time.time()}
-                self._write_log(record)
-                bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  loss {record['loss']:.2f}")
-                if bar.disable:  # no terminal (a log file): a plain progress line instead of the bar
-                    left = len(batches) - st["position"]
-                    if t.max_steps:
-                        left = min(left, t.max_steps - st["step"])
-                    eta = left * secs / n_acc
-                    self.log(f"epoch {st['epoch'] + 1} batch {st['position']}/{len(batches)} step {st['step']}: "
-                             f"loss {record['loss']:.2f}  {record['tokens_per_s']:.0f} tok/s  "
-                             f"epoch ETA {eta / 60:.1f} min")
+                self._log_train(acc, n_acc, tokens, time.perf_counter() - tic, len(batches), bar, task)
                 acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
             bar.update(task, completed=st["position"])
             if st["step"] % t.checkpoint_every == 0:
@@ -188,6 +174,24 @@ class Trainer:
             if t.max_steps and st["step"] >= t.max_steps:
                 return True
         return False
+
+    def _log_train(self, acc: dict, n_acc: int, tokens: int, secs: float, n_batches: int, bar, task) -> None:
+        """Write the averages of the last ``n_acc`` steps to the log; show them on the bar, or as a plain line
+        with the epoch's ETA when there is no terminal."""
+        t, st = self.recipe.train, self.state
+        record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
+                  **{k: float(v) / n_acc for k, v in acc.items()},
+                  "lr": self.optimizer.param_groups[0]["lr"], "tokens": tokens,
+                  "tokens_per_s": tokens / max(secs, 1e-9), "time": time.time()}
+        self._write_log(record)
+        bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  loss {record['loss']:.2f}")
+        if bar.disable:
+            left = n_batches - st["position"]
+            if t.max_steps:
+                left = min(left, t.max_steps - st["step"])
+            self.log(f"epoch {st['epoch'] + 1} batch {st['position']}/{n_batches} step {st['step']}: "
+                     f"loss {record['loss']:.2f}  {record['tokens_per_s']:.0f} tok/s  "
+                     f"epoch ETA {left * secs / n_acc / 60:.1f} min")
 
     def _end_epoch(self) -> None:
         t, st = self.recipe.train, self.state
