@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from textvae.allocator import keep_freed_memory
 from textvae.config import DataConfig, Recipe, load_recipe
 from textvae.data.corpus import Split, encode_split, split_files, tokenize_file
 from textvae.data.vocab import Vocab
@@ -33,8 +34,12 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
 
 
 def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when present, else ``cpu``. On CPU this also sets the allocator up for training
+    and evaluation loops (:func:`textvae.allocator.keep_freed_memory`)."""
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        keep_freed_memory()
     return name
 
 

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from textvae.data.vocab import BOS, PAD, UNK
+
+ALIGN = 32
+
+
+def aligned(n: int, multiple: int = ALIGN) -> int:
+    """``n`` rounded up to a multiple of ``multiple``."""
+    return -(-n // multiple) * multiple
 
 
 class LSTMDecoder(nn.Module):
@@ -15,6 +23,11 @@ class LSTMDecoder(nn.Module):
     (``z_concat``). ``inputless``: every conditioned-on word is replaced by <unk> (word keep rate 0), at
     training and test time alike. Interface used by the model and by decoding:
     ``hidden(inp, z) -> (B, L, H)``, ``logits(h) -> (..., V)``, ``init_state(z, B)``, ``step(tok, state, z)``.
+
+    The output layer's input is zero-padded from H to a multiple of 32 (191 -> 192): an odd inner dimension
+    makes the three 10k-word GEMMs of a training step up to 1.7x slower on CPU (``benchmarks/speed.md``).
+    The padded weight columns multiply zeros, get zero gradient and stay zero, so the model is the same
+    function with the same trainable parameters; weights saved without the padding load unchanged.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, z_dim: int = 0, z_to_init: bool = True,
@@ -28,7 +41,17 @@ class LSTMDecoder(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.lstm = nn.LSTM(embed_dim + (z_dim if self.z_concat else 0), hidden_dim, batch_first=True)
         self.init = nn.Linear(z_dim, 2 * hidden_dim) if self.z_to_init else None
-        self.out = nn.Linear(hidden_dim, vocab_size)
+        self.out = nn.Linear(aligned(hidden_dim), vocab_size)
+        bound = hidden_dim ** -0.5  # nn.Linear(hidden_dim, V)'s own initialisation, padding columns zero
+        with torch.no_grad():
+            self.out.weight.uniform_(-bound, bound)[:, hidden_dim:] = 0.0
+            self.out.bias.uniform_(-bound, bound)
+        self.register_load_state_dict_pre_hook(self._pad_out_weight)
+
+    def _pad_out_weight(self, module, state_dict, prefix, *args) -> None:
+        w = state_dict.get(prefix + "out.weight")
+        if w is not None and w.shape[-1] == self.hidden_dim < self.out.in_features:
+            state_dict[prefix + "out.weight"] = F.pad(w, (0, self.out.in_features - self.hidden_dim))
 
     def _inputs(self, inp: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         if self.inputless:
@@ -54,9 +77,11 @@ class LSTMDecoder(nn.Module):
         return self.drop(out)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
-        return self.out(h)
+        """h (..., H) -> logits (..., V)."""
+        pad = self.out.in_features - h.shape[-1]
+        return self.out(F.pad(h, (0, pad)) if pad else h)
 
     def step(self, tokens: torch.Tensor, state, z: torch.Tensor | None):
         """One decoding step: tokens (B,) -> logits (B, V), new state."""
         out, state = self.lstm(self._inputs(tokens.unsqueeze(1), z), state)
-        return self.out(out[:, 0]), state
+        return self.logits(out[:, 0]), state

@@ -46,6 +46,19 @@ def build_optimizer(t: TrainConfig, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
 
 
+def clip_gradients(model: torch.nn.Module, max_norm: float) -> None:
+    """``clip_grad_norm_`` with the same result, minus its pass over every gradient when nothing is clipped.
+
+    ``clip_grad_norm_`` always multiplies by min(1, max_norm / (norm + 1e-6)), also when that is exactly 1;
+    on CPU that pass over the 9.8M gradients of the PTB VAE is ~5% of a training step. Testing the norm needs
+    a host sync, so on accelerators the multiplication stays unconditional.
+    """
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    if norm.device.type != "cpu" or max_norm / (norm + 1e-6) < 1.0:
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+
+
 def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Optimizer, batch: Batch, step: int,
                clip_grad: float, autocast) -> dict:
     """One optimiser step on ``batch``; returns the objective's logged values (tensors, not synced)."""
@@ -54,7 +67,7 @@ def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Opti
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip_grad > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+        clip_gradients(model, clip_grad)
     optimizer.step()
     return logs
 
