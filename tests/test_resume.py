@@ -72,3 +72,22 @@ def test_best_checkpoint_and_early_stop(tmp_path):
     assert not valid[-1]["best"]
     assert (tmp_path / "run/best.safetensors").is_file()
     assert trainer.state["best"] == min(r["neg_elbo"] for r in valid)
+
+
+def test_finished_run_trains_on_when_its_epoch_cap_is_raised(tmp_path):
+    torch.set_num_threads(1)
+    corpus = write_corpus(tmp_path / "corpus")
+    cfg = tiny_recipe(corpus)
+    cfg["train"].update(epochs=1, max_steps=0, early_stop=0)
+    first = _trainer(from_dict(Recipe, cfg), tmp_path / "run")
+    first.fit()
+    assert first.state["finished"] and first.state["epoch"] == 1
+    again = _trainer(from_dict(Recipe, cfg), tmp_path / "run", vocab=first.vocab)
+    again.resume()
+    assert again.state["finished"]  # same cap: nothing left to do
+    cfg["train"]["epochs"] = 2
+    longer = _trainer(from_dict(Recipe, cfg), tmp_path / "run", vocab=first.vocab)
+    longer.resume()
+    assert not longer.state["finished"]
+    longer.fit()
+    assert longer.state["epoch"] == 2 and longer.state["step"] == 2 * first.state["step"]

@@ -24,3 +24,24 @@ def test_clip_gradients_equals_clip_grad_norm(make_model, make_sentences, max_no
         assert torch.equal(p.grad, q.grad)
         changed |= not torch.equal(p.grad, g)
     assert changed == (max_norm < 1)
+
+
+def test_optimizer_state_of_unpadded_output_layer_is_padded(make_model, make_sentences):
+    from textvae.training.checkpoint import pad_optimizer_state
+
+    model = make_model("lm", vocab_size=12).train()
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    model(make_batch(make_sentences(4, 12), list(range(4)))).rec.sum().backward()
+    opt.step()
+    w = model.decoder.out.weight
+    saved = opt.state_dict()
+    saved["state"] = {i: dict(st) for i, st in saved["state"].items()}
+    i = [id(p) for p in model.parameters()].index(id(w))
+    for k in ("exp_avg", "exp_avg_sq"):  # as a checkpoint from before the padding held them
+        saved["state"][i][k] = saved["state"][i][k][:, :16].clone()
+    fresh = torch.optim.Adam(model.parameters(), lr=0.1)
+    fresh.load_state_dict(saved)
+    pad_optimizer_state(fresh)
+    for k in ("exp_avg", "exp_avg_sq"):
+        assert fresh.state[w][k].shape == w.shape
+        assert torch.equal(fresh.state[w][k], opt.state[w][k])  # the padded columns' moments are zero anyway

@@ -74,3 +74,15 @@ def load_weights(path: str | Path, model: torch.nn.Module, vocab_fingerprint: st
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
         raise TextVAEError(f"{path}: weights do not fit the recipe's model ({first})") from None
+
+
+def pad_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Zero-pad optimizer state saved for a narrower parameter (the decoder's output layer before its input
+    was padded to a multiple of 32) to the parameter's shape; zero moments keep the padding at zero."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for k, v in state.items():
+                if (torch.is_tensor(v) and v.dim() == p.dim() > 0 and v.shape[:-1] == p.shape[:-1]
+                        and v.shape[-1] < p.shape[-1]):
+                    state[k] = torch.nn.functional.pad(v, (0, p.shape[-1] - v.shape[-1]))

@@ -22,7 +22,14 @@ from textvae.models.vae import TextVAE
 from textvae.objectives.objective import Objective
 from textvae.pipeline import Run
 from textvae.progress import progress_bar
-from textvae.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, save_weights, set_rng_state
+from textvae.training.checkpoint import (
+    load_checkpoint,
+    pad_optimizer_state,
+    rng_state,
+    save_checkpoint,
+    save_weights,
+    set_rng_state,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -110,10 +117,13 @@ class Trainer:
         ckpt = load_checkpoint(self.run.checkpoint, self.vocab.fingerprint)
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        pad_optimizer_state(self.optimizer)
         if self.scheduler is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
         self.state = {k: ckpt[k] for k in self.state}
+        # re-decided under the run's config.yaml: raising train.epochs there lets a finished run train on
+        self.state["finished"] = self._done()
         self._truncate_log(self.state["step"])
         self.log(f"resumed {self.run.path} at epoch {self.state['epoch'] + 1}, step {self.state['step']}")
 
@@ -226,7 +236,12 @@ class Trainer:
             f"{k} {metrics[k]:.2f}" for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "au") if k in metrics))
         st["epoch"] += 1
         st["position"] = 0
-        if st["epoch"] >= t.epochs or (t.early_stop and st["bad_epochs"] >= t.early_stop):
-            st["finished"] = True
+        st["finished"] = self._done()
         self.save()
+
+    def _done(self) -> bool:
+        """Whether the run has reached its epoch cap, its step cap or early stopping under the current config."""
+        t, st = self.recipe.train, self.state
+        return (st["epoch"] >= t.epochs or bool(t.max_steps and st["step"] >= t.max_steps)
+                or bool(t.early_stop and st["bad_epochs"] >= t.early_stop))
 
