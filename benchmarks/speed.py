@@ -121,8 +121,7 @@ def dims(model: TextVAE) -> dict:
     d = model.decoder
     out = {"vocab": d.out.out_features, "dec_input": d.lstm.input_size, "dec_hidden": d.lstm.hidden_size,
            "z": model.z_dim, "out_input_aligned": d.out.in_features,
-           "params": sum(p.numel() for p in model.parameters())
-           - (d.out.in_features - d.hidden_dim) * d.out.out_features}  # the zero padding columns not counted
+           "params": model.n_params}
     if model.encoder is not None:
         out.update(enc_input=model.encoder.lstm.input_size, enc_hidden=model.encoder.lstm.hidden_size)
     return out

@@ -273,3 +273,9 @@ def test_weights_saved_without_output_padding_load(make_model, gen):
     other.load_state_dict(state)
     h = torch.randn(4, 16, generator=gen(2))
     torch.testing.assert_close(other.decoder.logits(h), model.decoder.logits(h), rtol=0, atol=0)
+
+
+def test_parameter_count_leaves_out_the_output_padding(make_model):
+    model = make_model("vae", vocab_size=12)
+    unpadded = sum(p.numel() for p in model.parameters()) - 12 * 16  # out.weight is 12 x 32, of which 12 x 16 used
+    assert model.n_params == unpadded

@@ -90,7 +90,7 @@ def train(
         trainer = Trainer(cfg, model, vocab, splits, run, dev)
         if resume is not None:
             trainer.resume()
-        typer.echo(f"{run.path}: {cfg.model.type} with {sum(p.numel() for p in model.parameters()):,} parameters, "
+        typer.echo(f"{run.path}: {cfg.model.type} with {model.n_params:,} parameters, "
                    f"vocabulary {len(vocab)}, {len(splits['train'])} training sentences, device {dev}")
         trainer.fit()
         report = _final_report(run.path, "test", iw_samples, device, False, True)

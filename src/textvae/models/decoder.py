@@ -48,6 +48,11 @@ class LSTMDecoder(nn.Module):
             self.out.bias.uniform_(-bound, bound)
         self.register_load_state_dict_pre_hook(self._pad_out_weight)
 
+    @property
+    def padding_params(self) -> int:
+        """Weights that only ever multiply the output layer's zero padding (not model parameters)."""
+        return (self.out.in_features - self.hidden_dim) * self.out.out_features
+
     def _pad_out_weight(self, module, state_dict, prefix, *args) -> None:
         w = state_dict.get(prefix + "out.weight")
         if w is not None and w.shape[-1] == self.hidden_dim < self.out.in_features:

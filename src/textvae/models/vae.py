@@ -30,6 +30,11 @@ class TextVAE(nn.Module):
         self.encoder, self.latent, self.decoder = encoder, latent, decoder
 
     @property
+    def n_params(self) -> int:
+        """Number of model parameters (the decoder's zero padding columns not counted)."""
+        return sum(p.numel() for p in self.parameters()) - getattr(self.decoder, "padding_params", 0)
+
+    @property
     def has_latent(self) -> bool:
         return self.latent is not None
 

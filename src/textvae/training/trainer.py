@@ -217,7 +217,7 @@ class Trainer:
                      f"epoch ETA {left * secs / n_acc / 60:.1f} min")
 
     def _end_epoch(self) -> None:
-        t, st = self.recipe.train, self.state
+        st = self.state
         metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
                            self.device, iw_samples=0, show_progress=False)
         val = validation_loss(metrics)
