@@ -119,6 +119,9 @@ def evaluate_cmd(
         _fail(str(exc))
 
 
+from textvae import cli_latent  # noqa: E402,F401  (registers sample, reconstruct, interpolate, ...)
+
+
 def main() -> None:
     try:
         app()

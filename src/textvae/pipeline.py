@@ -29,7 +29,8 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
     for s in splits:
         out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0)
         if out[s].dropped:
-            log(f"{files[s]}: dropped {out[s].dropped} of {len(tokens[s])} lines longer than {cfg.max_len} tokens")
+            names = ", ".join(map(str, files[s]))
+            log(f"{names}: dropped {out[s].dropped} of {len(tokens[s])} lines longer than {cfg.max_len} tokens")
     return vocab, out
 
 

@@ -12,10 +12,13 @@ from textvae.errors import TextVAEError
 
 SPLITS = ("train", "valid", "test")
 
-CORPORA: dict[str, dict[str, str]] = {
-    "ptb": {"train": "ptb/ptb.train.txt", "valid": "ptb/ptb.valid.txt", "test": "ptb/ptb.test.txt"},
+_YELP = "yelp_sentiment_shen2017/{}.{}.txt"
+CORPORA: dict[str, dict[str, tuple[str, ...]]] = {
+    "ptb": {"train": ("ptb/ptb.train.txt",), "valid": ("ptb/ptb.valid.txt",), "test": ("ptb/ptb.test.txt",)},
+    # negative (.0) then positive (.1) sentences; labelled sets for attribute arithmetic are the single files
+    "yelp": {s: (_YELP.format(s, 0), _YELP.format(s, 1)) for s in SPLITS},
 }
-"""Corpus name -> split -> file, relative to the data folder (see ``data_root``)."""
+"""Corpus name -> split -> files (read one after the other), relative to the data folder (see ``data_root``)."""
 
 _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "val"), "test": ("test",)}
 
@@ -30,11 +33,11 @@ def data_root() -> Path:
     return Path(__file__).resolve().parents[3] / "data"
 
 
-def split_files(corpus: str) -> dict[str, Path]:
+def split_files(corpus: str) -> dict[str, list[Path]]:
     """Files of each split for a registry name or a folder with files named like *train*, *valid|dev*, *test*."""
     if corpus in CORPORA:
         root = data_root()
-        return {s: root / f for s, f in CORPORA[corpus].items()}
+        return {s: [root / f for f in files] for s, files in CORPORA[corpus].items()}
     folder = Path(corpus)
     if not folder.is_dir():
         raise TextVAEError(
@@ -47,7 +50,7 @@ def split_files(corpus: str) -> dict[str, Path]:
             raise TextVAEError(f"{folder}: missing {split} split (no file named like *{aliases[0]}*)")
         if len(found) > 1:
             raise TextVAEError(f"{folder}: several files for the {split} split: {', '.join(p.name for p in found)}")
-        files[split] = found[0]
+        files[split] = [found[0]]
     return files
 
 
@@ -85,8 +88,14 @@ class Split:
         return sum(len(s) + 1 for s in self.ids)
 
 
-def tokenize_file(path: Path, kind: str, lower: bool) -> list[list[str]]:
-    return [tokenize(line, kind, lower) for line in read_lines(path)]
+def read_split(files: list[Path]) -> list[str]:
+    """The lines of a split's files, one file after the other."""
+    return [line for path in files for line in read_lines(path)]
+
+
+def tokenize_file(files: Path | list[Path], kind: str, lower: bool) -> list[list[str]]:
+    """Tokenized lines of one file or of a split's files."""
+    return [tokenize(line, kind, lower) for line in read_split(files if isinstance(files, list) else [files])]
 
 
 def encode_split(name: str, sentences: list[list[str]], vocab: Vocab, max_len: int = 0) -> Split:

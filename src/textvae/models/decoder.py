@@ -22,7 +22,8 @@ class LSTMDecoder(nn.Module):
     z (if ``z_dim`` > 0) sets the initial state (``z_to_init``) and/or is concatenated to every input
     (``z_concat``). ``inputless``: every conditioned-on word is replaced by <unk> (word keep rate 0), at
     training and test time alike. Interface used by the model and by decoding:
-    ``hidden(inp, z) -> (B, L, H)``, ``logits(h) -> (..., V)``, ``init_state(z, B)``, ``step(tok, state, z)``.
+    ``hidden(inp, z) -> (B, L, H)``, ``logits(h) -> (..., V)``, ``init_state(z, B)``, ``step(tok, state, z)``,
+    ``reorder_state(state, index)``.
 
     The output layer's input is zero-padded from H to a multiple of 32 (191 -> 192): an odd inner dimension
     makes the three 10k-word GEMMs of a training step up to 1.7x slower on CPU (``benchmarks/speed.md``).
@@ -90,3 +91,8 @@ class LSTMDecoder(nn.Module):
         """One decoding step: tokens (B,) -> logits (B, V), new state."""
         out, state = self.lstm(self._inputs(tokens.unsqueeze(1), z), state)
         return self.logits(out[:, 0]), state
+
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The decoding state of rows ``index`` (B',) (beam search keeps, drops and copies hypotheses)."""
+        return tuple(s.index_select(1, index) for s in state)

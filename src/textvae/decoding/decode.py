@@ -1,0 +1,53 @@
+"""One entry point for every decoding method, chunked so that any number of codes fits in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from textvae.decoding.beam import beam_search
+from textvae.decoding.greedy import greedy_decode
+from textvae.decoding.sampling import sample_decode
+from textvae.models.vae import TextVAE
+
+
+@dataclass
+class DecodeOptions:
+    """How to turn codes into sentences. ``method``: greedy (Bowman's deterministic decoding), beam (width 15
+    as in AUTR and AutoGen), or sample (with temperature / top-k / top-p). ``batch_size``: codes decoded at
+    once (a beam uses batch_size x width rows)."""
+
+    method: Literal["greedy", "beam", "sample"] = "greedy"
+    max_len: int = 50
+    ban_unk: bool = True
+    width: int = 15
+    length_penalty: float = 0.0
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 256
+
+
+def decode(model: TextVAE, z: torch.Tensor | None, opts: DecodeOptions, n: int = 1) -> list[list[int]]:
+    """Sentences (token ids, no </s>) decoded from codes z (N, Z), or ``n`` sentences of a model without z."""
+    gen = torch.Generator(device=z.device if z is not None else next(model.parameters()).device)
+    gen.manual_seed(opts.seed)
+    total = z.shape[0] if z is not None else n
+    step = max(1, opts.batch_size // opts.width) if opts.method == "beam" else opts.batch_size
+    out: list[list[int]] = []
+    for i in range(0, total, step):
+        zi = z[i : i + step] if z is not None else None
+        rows = min(step, total - i)
+        if opts.method == "greedy":
+            out += greedy_decode(model, zi, opts.max_len, rows, opts.ban_unk)
+        elif opts.method == "beam":
+            out += beam_search(model, zi, opts.width, opts.max_len, rows, opts.length_penalty, opts.ban_unk).best
+        elif opts.method == "sample":
+            out += sample_decode(model, zi, opts.max_len, rows, opts.temperature, opts.top_k, opts.top_p,
+                                 opts.ban_unk, gen)
+        else:
+            raise ValueError(f"unknown decoding method {opts.method!r}")
+    return out
