@@ -116,7 +116,8 @@ def test_reconstruction_scores():
 def test_sample_is_seeded_and_methods_run(run):
     out = _json(["sample", str(run), "--n", "6", "--seed", "3"])
     assert len(out["sentences"]) == 6 and out == _json(["sample", str(run), "--n", "6", "--seed", "3"])
-    for extra in (["--method", "beam", "--width", "3"], ["--method", "sample", "--top-p", "0.9"], ["--stretch", "0.1"]):
+    for extra in (["--method", "beam", "--width", "3", "--length-penalty", "1.0"],
+                  ["--method", "sample", "--top-p", "0.9"], ["--stretch", "0.1"]):
         assert len(_json(["sample", str(run), "--n", "4", *extra])["sentences"]) == 4
 
 
@@ -177,3 +178,17 @@ def test_bad_arguments_fail_cleanly(run, tmp_path):
     _fails_cleanly(["encode", str(run), str(tmp_path / "in.txt"), "--out", str(tmp_path / "z.csv")], "--out")
     _fails_cleanly(["arithmetic", str(run), "--analogy", "a dog"], "--analogy")
     assert not list(tmp_path.glob("z*"))
+
+
+def test_rnnlm_run_samples_but_has_no_codes(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", n_train=20, n_eval=4)
+    recipe = tiny_recipe(corpus, model={"type": "lm"}, train={"epochs": 1}, eval={"iw_samples": 0})
+    result = runner.invoke(_app(), ["train", str(write_recipe(tmp_path / "r.yaml", recipe)), "--out",
+                                    str(tmp_path / "lm")])
+    assert result.exit_code == 0, result.output
+    assert len(_json(["sample", str(tmp_path / "lm"), "--n", "3", "--method", "sample"])["sentences"]) == 3
+    (tmp_path / "in.txt").write_text("a dog\n")
+    _fails_cleanly(["encode", str(tmp_path / "lm"), str(tmp_path / "in.txt"), "--out", str(tmp_path / "z.npy")],
+                   "no latent code")
+    _fails_cleanly(["interpolate", str(tmp_path / "lm"), "a dog", "the cat"], "no latent code")
+    _fails_cleanly(["interpolate", str(tmp_path / "lm"), "--prior"], "no latent code")

@@ -33,20 +33,21 @@ WIDTH = typer.Option(15, help="Beam width.")
 TEMPERATURE = typer.Option(1.0, help="Sampling temperature.")
 TOP_K = typer.Option(0, help="Sample from the k most probable words only (0: all).")
 TOP_P = typer.Option(1.0, help="Sample from the smallest set of words with this much probability (1: all).")
+LENGTH_PENALTY = typer.Option(0.0, help="Beam: rank finished sentences by log p / length**a (0: by log p).")
 MAX_LEN = typer.Option(50, help="Longest decode, in tokens.")
 ALLOW_UNK = typer.Option(False, "--allow-unk", help="Let decodes contain <unk>.")
 SEED = typer.Option(0, help="Random seed (prior codes, posterior samples, sampling).")
 
 
 def _opts(method: str, width: int, temperature: float, top_k: int, top_p: float, max_len: int, allow_unk: bool,
-          seed: int) -> DecodeOptions:
+          seed: int, length_penalty: float = 0.0) -> DecodeOptions:
     if method not in ("greedy", "beam", "sample"):
         raise TextVAEError(f"--method: must be greedy, beam or sample, got '{method}'")
     for name, ok in (("--width", width >= 1), ("--temperature", temperature > 0), ("--top-k", top_k >= 0),
                      ("--top-p", 0 < top_p <= 1), ("--max-len", max_len >= 1)):
         if not ok:
             raise TextVAEError(f"{name}: out of range")
-    return DecodeOptions(method, max_len, not allow_unk, width, 0.0, temperature, top_k, top_p, seed)
+    return DecodeOptions(method, max_len, not allow_unk, width, length_penalty, temperature, top_k, top_p, seed)
 
 
 def _emit(as_json: bool, obj: dict, lines: list[str]) -> None:
@@ -64,12 +65,15 @@ def _guard(fn):
 @app.command()
 def sample(run: Path = RUN, n: int = typer.Option(10, "--n", help="Number of sentences."),
            stretch: float = typer.Option(0.0, help="c > 0: map z through I + U[-c, c] (Bowman 6.1 uses 0.1)."),
-           method: str = METHOD, width: int = WIDTH, temperature: float = TEMPERATURE, top_k: int = TOP_K,
-           top_p: float = TOP_P, max_len: int = MAX_LEN, allow_unk: bool = ALLOW_UNK, seed: int = SEED,
-           device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
+           method: str = METHOD, width: int = WIDTH, length_penalty: float = LENGTH_PENALTY,
+           temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P, max_len: int = MAX_LEN,
+           allow_unk: bool = ALLOW_UNK, seed: int = SEED, device: Optional[str] = DEVICE,
+           as_json: bool = AS_JSON) -> None:
     """Sentences decoded from z ~ N(0, I) (from the RNNLM: unconditional)."""
     def body():
-        opts = _opts(method, width, temperature, top_k, top_p, max_len, allow_unk, seed)
+        if n < 1:
+            raise TextVAEError("--n: at least 1")
+        opts = _opts(method, width, temperature, top_k, top_p, max_len, allow_unk, seed, length_penalty)
         s = open_run(run, device)
         z = None
         if s.model.has_latent:
@@ -87,11 +91,12 @@ def reconstruct(run: Path = RUN, split: str = typer.Option("test", help="train, 
                 limit: int = typer.Option(0, help="Use the first N sentences only (0: all)."),
                 samples: int = typer.Option(3, help="Also decode from S samples of q(z|x) (Bowman Table 7)."),
                 show: int = typer.Option(5, help="Examples printed in plain text."),
-                method: str = METHOD, width: int = WIDTH, max_len: int = MAX_LEN, allow_unk: bool = ALLOW_UNK,
-                seed: int = SEED, device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
+                method: str = METHOD, width: int = WIDTH, length_penalty: float = LENGTH_PENALTY,
+                max_len: int = MAX_LEN, allow_unk: bool = ALLOW_UNK, seed: int = SEED,
+                device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
     """Decode sentences from their posterior mean and from posterior samples; BLEU and exact-match rate."""
     def body():
-        opts = _opts(method, width, 1.0, 0, 1.0, max_len, allow_unk, seed)
+        opts = _opts(method, width, 1.0, 0, 1.0, max_len, allow_unk, seed, length_penalty)
         s = open_run(run, device)
         if file is not None:
             lines = read_lines(file)
@@ -139,6 +144,8 @@ def interpolate(run: Path = RUN, a: Optional[str] = typer.Argument(None, help="F
             raise TextVAEError("--steps: at least 2")
         opts = _opts(method, width, 1.0, 0, 1.0, max_len, allow_unk, seed)
         s = open_run(run, device)
+        if not s.model.has_latent:
+            raise TextVAEError("this run is an RNNLM: it has no latent code")
         if prior:
             z = prior_codes(2, s.model.z_dim, torch.Generator().manual_seed(seed)).to(s.device)
         else:
