@@ -268,3 +268,17 @@ def test_evaluate_rec_does_not_depend_on_k(make_model, make_sentences):
     a = evaluate(model, split, cfg, batch_size=8, iw_samples=0, show_progress=False)
     b = evaluate(model, split, cfg, batch_size=8, iw_samples=7, show_progress=False)
     assert a["rec"] == b["rec"] and a["kl"] == b["kl"] and a["mi"] == b["mi"]
+
+
+def test_log_q_matrix_equals_the_broadcast_density():
+    from textvae.evaluation.estimators import _log_q_matrix
+    from textvae.models.latent import GaussianLatent
+
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(40, 6, generator=g, dtype=torch.float64) * 3
+    logvar = torch.randn(40, 6, generator=g, dtype=torch.float64) * 2  # variances from ~e^-6 to e^6
+    z = torch.randn(25, 6, generator=g, dtype=torch.float64) * 3
+    direct = GaussianLatent.log_q(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))
+    torch.testing.assert_close(_log_q_matrix(z, mu, logvar), direct, atol=1e-8, rtol=1e-10)
+    # float32 inputs come back in float64, with the same values
+    torch.testing.assert_close(_log_q_matrix(z.float(), mu.float(), logvar.float()), direct, atol=1e-2, rtol=1e-5)

@@ -11,7 +11,7 @@ import math
 import torch
 
 from textvae.data.batching import Batch
-from textvae.models.latent import GaussianLatent
+from textvae.models.latent import LOG_2PI, GaussianLatent
 from textvae.models.vae import TextVAE
 
 
@@ -44,8 +44,17 @@ def nll_iw(model: TextVAE, batch: Batch, n_samples: int = 500, token_budget: int
 
 
 def _log_q_matrix(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log q(z_i | x_j) for every pair: z (M, Z), mu/logvar (N, Z) -> (M, N)."""
-    return GaussianLatent.log_q(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))
+    """log q(z_i | x_j) for every pair: z (M, Z), mu/logvar (N, Z) -> (M, N), in float64.
+
+    sum_d (z - mu)^2 / var = z^2 . (1/var) - 2 z . (mu/var) + sum mu^2/var is one product of (M, 2Z+1) and
+    (2Z+1, N) matrices, so no (M, N, Z) intermediate is built: O(M N) memory and GEMM speed (the dataset MI of
+    a 32k-sentence split in seconds, not minutes). float64 keeps the cancellation between the terms harmless."""
+    z, mu, logvar = z.double(), mu.double(), logvar.double()
+    inv_var = (-logvar).exp()
+    const = mu.shape[1] * LOG_2PI + logvar.sum(-1, keepdim=True) + (mu.pow(2) * inv_var).sum(-1, keepdim=True)
+    left = torch.cat([z.pow(2), z, torch.ones_like(z[:, :1])], dim=1)  # (M, 2Z + 1)
+    right = torch.cat([inv_var, -2.0 * mu * inv_var, const], dim=1)  # (N, 2Z + 1)
+    return (left @ right.T).mul_(-0.5)  # one GEMM
 
 
 @torch.no_grad()
