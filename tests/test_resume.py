@@ -26,11 +26,15 @@ def _trainer(recipe: Recipe, run_dir, on_step=None, vocab=None):
     return Trainer(recipe, model, vocab, splits, Run(run_dir), "cpu", on_step=on_step, log=lambda *a: None)
 
 
-@pytest.mark.parametrize("model_type", ["vae", "lm"])
-def test_resume_is_bitwise_identical(tmp_path, model_type):
+@pytest.mark.parametrize("model_type,objective", [
+    ("vae", {}), ("lm", {}),
+    ("vae", {"bow": {"weight": 0.5, "hidden": 8}, "mu_forcing": {"beta": 1.0}, "free_bits": {"per_dim": 0.1},
+             "kl_weight": {"schedule": "cyclical", "steps": 12, "cycles": 3}}),
+], ids=["vae", "lm", "vae+bow+mu+fb+cyclical"])
+def test_resume_is_bitwise_identical(tmp_path, model_type, objective):
     torch.set_num_threads(1)
     corpus = write_corpus(tmp_path / "corpus")
-    recipe = from_dict(Recipe, tiny_recipe(corpus, model={"type": model_type, "dropout": 0.1}))
+    recipe = from_dict(Recipe, tiny_recipe(corpus, model={"type": model_type, "dropout": 0.1}, objective=objective))
 
     whole = _trainer(recipe, tmp_path / "whole")
     whole.fit()
@@ -51,8 +55,10 @@ def test_resume_is_bitwise_identical(tmp_path, model_type):
 
     assert resumed.state["step"] == whole.state["step"] > 7
     assert resumed.state["train_tokens"] == whole.state["train_tokens"]
-    a, b = whole.model.state_dict(), resumed.model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    for a, b in ((whole.model.state_dict(), resumed.model.state_dict()),
+                 (whole.objective.state_dict(), resumed.objective.state_dict())):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert bool(objective.get("bow")) == bool(whole.objective.state_dict())  # the BOW head is compared too
     log_whole = [json.loads(x) for x in (tmp_path / "whole/metrics.jsonl").read_text().splitlines()]
     log_cut = [json.loads(x) for x in (tmp_path / "cut/metrics.jsonl").read_text().splitlines()]
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("tokens_per_s", "seconds", "time")} for r in rows]  # noqa: E731

@@ -119,6 +119,17 @@ def evaluate_cmd(
         _fail(str(exc))
 
 
+@app.command()
+def plot(run: Path = typer.Argument(..., help="Run folder.")) -> None:
+    """Plot a run's training log to RUN/plots/training.png (losses, KL share, mi and au, distribution of mu)."""
+    from textvae.plots import plot_run
+
+    try:
+        typer.echo(f"wrote {plot_run(run)}")
+    except TextVAEError as exc:
+        _fail(str(exc))
+
+
 from textvae import cli_latent  # noqa: E402,F401  (registers sample, reconstruct, interpolate, ...)
 
 

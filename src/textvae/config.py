@@ -53,15 +53,20 @@ class ModelConfig:
 
 @dataclass
 class KLWeightConfig:
-    schedule: Literal["constant", "linear", "sigmoid"] = "constant"
+    schedule: Literal["constant", "linear", "sigmoid", "cyclical"] = "constant"
     value: float = 1.0
-    """Constant weight, or the final weight of an annealing schedule."""
+    """Constant weight (lambda; < 1 as in Alemi et al.), or the final weight of an annealing schedule."""
     start: float = 0.0
     """Weight at step 0 (linear)."""
     steps: int = 10000
-    """linear: steps from ``start`` to ``value``; sigmoid: step of the midpoint is steps/2."""
+    """linear: steps from ``start`` to ``value``; sigmoid: step of the midpoint is steps/2; cyclical: the
+    steps that the ``cycles`` cycles span (the weight stays at ``value`` after them)."""
     rate: float = 0.0025
     """sigmoid: slope k of value / (1 + exp(-k (step - steps/2)))."""
+    cycles: int = 4
+    """cyclical (Fu et al. 2019): number of cycles M."""
+    ratio: float = 0.5
+    """cyclical: fraction R of each cycle spent rising linearly from 0 to ``value``."""
 
 
 @dataclass
@@ -71,9 +76,41 @@ class WordDropoutConfig:
 
 
 @dataclass
+class AutoGenConfig:
+    m: float = 0.0
+    """AutoGen (1+m) factor on the reconstruction term; m = 0 is the plain ELBO."""
+
+
+@dataclass
+class MuForcingConfig:
+    beta: float = 0.0
+    """Margin on the batch spread of posterior means: max(0, beta - 1/(2N) sum ||mu_n - mean mu||^2); 0: off."""
+
+
+@dataclass
+class FreeBitsConfig:
+    per_dim: float = 0.0
+    """Free bits (Kingma et al. 2016): each dimension's batch-mean KL enters as max(per_dim, KL_d), nats."""
+    total: float = 0.0
+    """FB-all: the batch-mean total KL enters as max(total, KL), nats."""
+
+
+@dataclass
+class BowConfig:
+    weight: float = 0.0
+    """Bag-of-words loss (Zhao et al. 2017) weight; 0: off."""
+    hidden: int = 400
+    """Hidden units of the MLP z -> bag of words (0: a linear map)."""
+
+
+@dataclass
 class ObjectiveConfig:
     kl_weight: KLWeightConfig = field(default_factory=KLWeightConfig)
     word_dropout: WordDropoutConfig = field(default_factory=WordDropoutConfig)
+    autogen: AutoGenConfig = field(default_factory=AutoGenConfig)
+    mu_forcing: MuForcingConfig = field(default_factory=MuForcingConfig)
+    free_bits: FreeBitsConfig = field(default_factory=FreeBitsConfig)
+    bow: BowConfig = field(default_factory=BowConfig)
 
 
 @dataclass
@@ -195,7 +232,28 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             if not isinstance(node, dict):
                 raise TextVAEError(f"--set {text}: '{k}' is not a section")
         node[keys[-1]] = value
-    return from_dict(Recipe, data, str(path))
+    return check_ranges(from_dict(Recipe, data, str(path)), str(path))
+
+
+def check_ranges(recipe: Recipe, source: str) -> Recipe:
+    """Values a type check cannot catch: each out-of-range value is a TextVAEError naming its key."""
+    o = recipe.objective
+    rules = [
+        ("objective.autogen.m", o.autogen.m, o.autogen.m >= 0, ">= 0"),
+        ("objective.mu_forcing.beta", o.mu_forcing.beta, o.mu_forcing.beta >= 0, ">= 0"),
+        ("objective.free_bits.per_dim", o.free_bits.per_dim, o.free_bits.per_dim >= 0, ">= 0"),
+        ("objective.free_bits.total", o.free_bits.total, o.free_bits.total >= 0, ">= 0"),
+        ("objective.bow.weight", o.bow.weight, o.bow.weight >= 0, ">= 0"),
+        ("objective.kl_weight.cycles", o.kl_weight.cycles, o.kl_weight.cycles >= 1, ">= 1"),
+        ("objective.kl_weight.ratio", o.kl_weight.ratio, 0 < o.kl_weight.ratio <= 1, "in (0, 1]"),
+        ("objective.word_dropout.keep", o.word_dropout.keep, 0 <= o.word_dropout.keep <= 1, "in [0, 1]"),
+    ]
+    for key, value, ok, want in rules:
+        if not ok:
+            raise TextVAEError(f"{source}: '{key}' must be {want}, got {value!r}")
+    if o.free_bits.per_dim > 0 and o.free_bits.total > 0:
+        raise TextVAEError(f"{source}: 'objective.free_bits': give per_dim or total, not both")
+    return recipe
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:

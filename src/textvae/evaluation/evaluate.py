@@ -14,6 +14,15 @@ from textvae.evaluation.estimators import active_units, mutual_info, mutual_info
 from textvae.models.vae import TextVAE
 from textvae.progress import PlainProgress, progress_bar
 
+MU_RANGE, MU_BINS = 4.0, 40
+
+
+def mu_histogram(mu: torch.Tensor) -> dict:
+    """The distribution of posterior means (mu-Forcing Fig. 2): counts of all N x Z entries of mu in MU_BINS
+    equal bins over [-MU_RANGE, MU_RANGE] (values outside go to the end bins)."""
+    counts = torch.histc(mu.float().clamp(-MU_RANGE, MU_RANGE), bins=MU_BINS, min=-MU_RANGE, max=MU_RANGE)
+    return {"lo": -MU_RANGE, "hi": MU_RANGE, "counts": [int(c) for c in counts.tolist()]}
+
 
 @torch.no_grad()
 def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 128, device: str = "cpu",
@@ -78,7 +87,9 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
             out["mi"] = mutual_info_minibatch(mu, logvar, batch_size, mi_gen)
         out["mi_variant"] = cfg.mi
     if model.has_latent:
-        out["au"] = active_units(torch.cat(mus), cfg.au_threshold)[0]
+        all_mu = torch.cat(mus)
+        out["au"] = active_units(all_mu, cfg.au_threshold)[0]
+        out["mu_hist"] = mu_histogram(all_mu)
     out["seconds"] = time.perf_counter() - start
     model.train(was_training)
     return out

@@ -53,14 +53,14 @@ def build_optimizer(t: TrainConfig, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
 
 
-def clip_gradients(model: torch.nn.Module, max_norm: float) -> None:
+def clip_gradients(params, max_norm: float) -> None:
     """``clip_grad_norm_`` with the same result, minus its pass over every gradient when nothing is clipped.
 
     ``clip_grad_norm_`` always multiplies by min(1, max_norm / (norm + 1e-6)), also when that is exactly 1;
     on CPU that pass over the 9.8M gradients of the PTB VAE is ~5% of a training step. Testing the norm needs
     a host sync, so on accelerators the multiplication stays unconditional.
     """
-    params = [p for p in model.parameters() if p.grad is not None]
+    params = [p for p in params if p.grad is not None]
     norm = torch.nn.utils.get_total_norm([p.grad for p in params])
     if norm.device.type != "cpu" or max_norm / (norm + 1e-6) < 1.0:
         torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
@@ -74,7 +74,7 @@ def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Opti
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip_grad > 0:
-        clip_gradients(model, clip_grad)
+        clip_gradients((p for group in optimizer.param_groups for p in group["params"]), clip_grad)
     optimizer.step()
     return logs
 
@@ -97,10 +97,11 @@ class Trainer:
         self.recipe, self.model, self.vocab, self.splits, self.run = recipe, model.to(device), vocab, splits, run
         self.device, self.on_step, self.log = device, on_step, log
         t = recipe.train
-        self.optimizer = build_optimizer(t, model.parameters())
+        # the objective may own parameters (the bag-of-words head): trained and checkpointed with the model
+        self.objective = Objective.from_config(recipe.objective, model).to(device)
+        self.optimizer = build_optimizer(t, [*model.parameters(), *self.objective.parameters()])
         self.scheduler = None if t.lr_decay >= 1.0 else torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr)
-        self.objective = Objective.from_config(recipe.objective, model)
         # train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
                       "train_seconds": 0.0, "train_tokens": 0}
@@ -109,13 +110,15 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------------
     def save(self) -> None:
         save_checkpoint(self.run.checkpoint, {
-            **self.state, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            **self.state, "model": self.model.state_dict(), "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler and self.scheduler.state_dict(), "rng": rng_state(),
             "vocab": self.vocab.fingerprint})
 
     def resume(self) -> None:
         ckpt = load_checkpoint(self.run.checkpoint, self.vocab.fingerprint)
         self.model.load_state_dict(ckpt["model"])
+        self.objective.load_state_dict(ckpt.get("objective", {}))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         pad_optimizer_state(self.optimizer)
         if self.scheduler is not None:
@@ -230,7 +233,7 @@ class Trainer:
         else:
             st["bad_epochs"] += 1
         self._write_log({"kind": "valid", "step": st["step"], "epoch": st["epoch"] + 1,
-                         **{k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                         **{k: v for k, v in metrics.items() if isinstance(v, (int, float)) or k == "mu_hist"},
                          "lr": self.optimizer.param_groups[0]["lr"], "best": improved})
         self.log(f"epoch {st['epoch'] + 1}: valid " + "  ".join(
             f"{k} {metrics[k]:.2f}" for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "au") if k in metrics))
