@@ -160,3 +160,12 @@ def test_character_level_run(tmp_path):
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     lines = (corpus / "test.txt").read_text().splitlines()
     assert report["tokens"] == sum(len(" ".join(ln.split())) + 1 for ln in lines)
+
+
+def test_plot_writes_a_png_and_fails_cleanly_without_a_log(trained_run, tmp_path):
+    tmp, _ = trained_run
+    result = runner.invoke(app, ["plot", str(tmp / "run")])
+    assert result.exit_code == 0, result.output
+    png = tmp / "run" / "plots" / "training.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    _fails_cleanly(runner.invoke(app, ["plot", str(tmp_path)]), "no metrics log")

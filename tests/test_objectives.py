@@ -22,6 +22,7 @@ from textvae.data.batching import make_batch
 from textvae.errors import TextVAEError
 from textvae.models.vae import Output
 from textvae.objectives import BagOfWords, KLTerm, MuForcing, Objective, Reconstruction, kl_weight
+from textvae.objectives.objective import mu_spread
 
 CONST = KLWeightConfig(schedule="constant", value=1.0)
 
@@ -82,7 +83,7 @@ def test_mu_forcing_by_hand_and_zero_when_spread_exceeds_beta():
     mu = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]], requires_grad=True)
     # mean is 0; 1/(2N) sum ||mu_n||^2 = (1 + 1 + 4 + 4) / 8 = 1.25
     value, logs = MuForcing(2.0)(_out(mu=mu), None, 0)
-    assert float(logs["mu_spread"]) == pytest.approx(1.25) and float(value.detach()) == pytest.approx(0.75)
+    assert float(mu_spread(mu.detach())) == pytest.approx(1.25) and float(value.detach()) == pytest.approx(0.75)
     value.backward()
     torch.testing.assert_close(mu.grad, -mu.detach() / 4)  # d/dmu of -1/(2N) sum ||mu - mean||^2
     mu.grad = None
@@ -120,6 +121,7 @@ def test_objective_terms_and_kl_share(make_model, make_sentences):
     torch.testing.assert_close(loss.detach(), parts)
     torch.testing.assert_close(logs["kl_share"], 100 * 0.5 * logs["kl"] / loss.detach())
     torch.testing.assert_close(logs["neg_elbo"], logs["rec"] + logs["kl"])
+    assert float(logs["mu_forcing"]) == pytest.approx(max(0.0, 5.0 - float(logs["mu_spread"])), abs=1e-5)
     # an RNNLM gets no latent terms
     lm = Objective.from_config(cfg, make_model("lm", vocab_size=12))
     assert [type(t).__name__ for t in lm.terms] == ["Reconstruction"]

@@ -62,6 +62,12 @@ class KLTerm(nn.Module):
         return w * term, {"kl": kl.detach(), "kl_term": term.detach(), "kl_weight": w}
 
 
+def mu_spread(mu: torch.Tensor) -> torch.Tensor:
+    """1/(2N) sum_n ||mu_n - mean(mu)||^2 for posterior means mu (N, Z): half the batch's total variance."""
+    mu = mu.float()
+    return 0.5 * (mu - mu.mean(0)).pow(2).sum(-1).mean()
+
+
 class MuForcing(nn.Module):
     """mu-Forcing (Liu et al. 2019, eq. 9): max(0, beta - 1/(2N) sum_n ||mu_n - mean(mu)||^2) over the batch
     of posterior means (N, Z). Zero once the spread of the means reaches beta."""
@@ -71,10 +77,8 @@ class MuForcing(nn.Module):
         self.beta = beta
 
     def forward(self, out: Output, batch: Batch, step: int) -> tuple[torch.Tensor, dict]:
-        mu = out.mu.float()
-        spread = 0.5 * (mu - mu.mean(0)).pow(2).sum(-1).mean()
-        term = (self.beta - spread).clamp(min=0.0)
-        return term, {"mu_spread": spread.detach(), "mu_forcing": term.detach()}
+        term = (self.beta - mu_spread(out.mu)).clamp(min=0.0)
+        return term, {"mu_forcing": term.detach()}
 
 
 class BagOfWords(nn.Module):
@@ -125,6 +129,8 @@ class Objective(nn.Module):
             if isinstance(term, KLTerm):
                 kl_value = value.detach()
         logs["neg_elbo"] = logs["rec"] + logs.get("kl", 0.0)
+        if out.mu is not None:
+            logs["mu_spread"] = mu_spread(out.mu.detach())
         logs["loss"] = loss.detach()
         if "kl" in logs:
             logs["kl_share"] = 100.0 * kl_value / logs["loss"]
