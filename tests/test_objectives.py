@@ -4,6 +4,7 @@ the cyclical schedule, and recipe range checks."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -148,3 +149,25 @@ def test_out_of_range_objective_values(tmp_path, section, message):
     with pytest.raises(TextVAEError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[").replace("]", r"\]")):
         load_recipe(write_recipe(tmp_path / "r.yaml", recipe))
+
+
+LIU_ROWS = {  # mu-Forcing Table 1: row -> (annealed, free bits per dim, total, bow weight, beta)
+    "vrae": (False, 0, 0, 0, 0), "vrae_kla": (True, 0, 0, 0, 0), "vrae_fb": (False, 0.0125, 0, 0, 0),
+    "vrae_fb_all": (False, 0, 0.2, 0, 0), "vrae_bow": (False, 0, 0, 1.0, 0), "vrae_bow_kla": (True, 0, 0, 1.0, 0),
+    "mu_forcing_1_5": (True, 0, 0, 0, 1.5), "mu_forcing_2_0": (True, 0, 0, 0, 2.0),
+    "mu_forcing_2_5": (True, 0, 0, 0, 2.5), "mu_forcing_3_0": (True, 0, 0, 0, 3.0),
+}
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@pytest.mark.parametrize("corpus", ["ptb", "yelp"])
+def test_paper_recipes_select_the_intended_terms(corpus):
+    for row, (kla, per_dim, total, bow, beta) in LIU_ROWS.items():
+        o = load_recipe(RECIPES / "liu2019" / f"{corpus}_{row}.yaml").objective
+        assert (o.kl_weight.schedule == "linear" and o.kl_weight.steps == 10000) == kla, row
+        assert (o.free_bits.per_dim, o.free_bits.total, o.bow.weight, o.mu_forcing.beta) == (per_dim, total, bow,
+                                                                                              beta), row
+    for row, m, annealed in (("vae", 0, False), ("vae_annealing", 0, True), ("autogen_m1", 1, False),
+                             ("autogen_m2", 2, False)):
+        o = load_recipe(RECIPES / "autogen" / f"{corpus}_{row}.yaml").objective
+        assert o.autogen.m == m and (o.kl_weight.schedule != "constant") == annealed, row
