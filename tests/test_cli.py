@@ -169,3 +169,10 @@ def test_plot_writes_a_png_and_fails_cleanly_without_a_log(trained_run, tmp_path
     png = tmp / "run" / "plots" / "training.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     _fails_cleanly(runner.invoke(app, ["plot", str(tmp_path)]), "no metrics log")
+
+
+def test_python_m_textvae_cli_has_every_command():
+    out = subprocess.run([sys.executable, "-m", "textvae.cli", "--help"], capture_output=True, text=True, check=True)
+    for command in ("train", "evaluate", "plot", "sample", "reconstruct", "interpolate", "arithmetic", "nearest",
+                    "encode", "generate-eval"):
+        assert command in out.stdout, command

@@ -141,5 +141,7 @@ def main() -> None:
         sys.exit(130)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m textvae.cli: run the imported module, on whose app every command is registered
+    from textvae.cli import main as registered_main
+
+    registered_main()
