@@ -1,6 +1,6 @@
 """Make docs/gallery.md: prior samples, posterior decodes, homotopies and sentiment arithmetic from trained runs.
 
-    python docs/make_gallery.py --ptb runs/bench/ptb_vae --seq-ae runs/bench/ptb_seq_ae --yelp runs/bench/yelp_vae
+    python docs/make_gallery.py --ptb runs/bench/ptb_vae --yelp runs/bench/yelp_vae [--seq-ae runs/bench/ptb_seq_ae]
 
 Every sentence is decoded by the library (``textvae.session``); the same outputs come from the CLI commands
 named in each section. Seeds are fixed, so the page is reproducible on the same weights.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from pathlib import Path
 
 import torch
@@ -21,7 +22,7 @@ from textvae.decoding import DecodeOptions
 from textvae.session import Session, open_run
 
 GREEDY = DecodeOptions("greedy")
-HOMOTOPY_PAIRS = [  # PTB test sentences (the first pair is short, the second longer)
+HOMOTOPY_PAIRS = [  # sentences in the style of PTB (tokenized as PTB is)
     ("the company said it expects to report a loss", "analysts say the market is n't likely to rebound soon"),
     ("he said the bank 's board approved the plan", "she did n't know what to do"),
 ]
@@ -68,7 +69,7 @@ def posterior_section(s: Session, n: int = 3, samples: int = 3) -> list[str]:
 
 
 def homotopy_section(vae: Session, seq_ae: Session | None, steps: int = 7) -> list[str]:
-    out = ["## Homotopies (Bowman et al. 6.3 and Table 1)", "",
+    out = [f"## Homotopies (Bowman et al. 6.3{' and Table 1' if seq_ae else ''})", "",
            f"Greedy decodes of {steps} evenly spaced codes on the line between two sentences' posterior means "
            f"(`textvae interpolate RUN \"A\" \"B\" --steps {steps}`)."
            + (" The sequence autoencoder's column is Bowman's Table 1 contrast." if seq_ae else ""), ""]
@@ -90,10 +91,15 @@ def arithmetic_section(s: Session, n: int = 8) -> list[str]:
     z_neg, _ = s.codes(neg_valid)
     z_pos, _ = s.codes(pos_valid)
     vec = attribute_vector(z_neg, z_pos)
-    out = ["## Sentiment arithmetic (Yelp VAE, mu-Forcing 5.6)", "",
-           f"v = mean posterior mean of the {len(pos_valid):,} positive validation sentences minus that of the "
-           f"{len(neg_valid):,} negative ones (|v| = {float(vec.norm()):.2f}); test sentences decoded greedily from "
-           "z and from z +/- v (`textvae arithmetic RUN --from NEG --to POS --apply FILE`):", ""]
+    out = ["## Sentiment arithmetic (Yelp VAE, mu-Forcing 5.6)", ""]
+    report = s.run_path / "report.json"
+    if report.is_file():
+        r = json.loads(report.read_text())
+        out += [f"The Yelp VAE on its test split: rec {r['rec']:.2f}, KL {r['kl']:.2f}, mi {r['mi']:.2f} nats per "
+                f"sentence, {r['au']} active units of {s.model.z_dim}, {r['epochs']} epochs.", ""]
+    out += [f"v = mean posterior mean of the {len(pos_valid):,} positive validation sentences minus that of the "
+            f"{len(neg_valid):,} negative ones (|v| = {float(vec.norm()):.2f}); test sentences decoded greedily "
+            "from z and from z +/- v (`textvae arithmetic RUN --from NEG --to POS --apply FILE`):", ""]
     for title, picks, sign in (("negative -> positive", neg_test[:n], 1.0),
                                ("positive -> negative", pos_test[:n], -1.0)):
         z, _ = s.codes(picks)
@@ -114,11 +120,14 @@ def main() -> None:
     torch.set_num_threads(2)
     ptb = open_run(args.ptb, "cpu")
     seq_ae = open_run(args.seq_ae, "cpu") if args.seq_ae else None
-    runs = [f"`{args.ptb}`"] + [f"`{p}`" for p in (args.seq_ae, args.yelp) if p]
+    runs = [f"`{args.ptb}` (`recipes/bowman2016/ptb_vae.yaml`, figures in `benchmarks/ptb.md`)"]
+    if args.seq_ae:
+        runs.append(f"`{args.seq_ae}` (`recipes/bowman2016/ptb_seq_ae.yaml`)")
+    if args.yelp:
+        runs.append(f"`{args.yelp}` (`recipes/yelp/vae.yaml`)")
     md = ["# Gallery", "",
-          f"Made by `python docs/make_gallery.py` on {dt.date.today().isoformat()} from the runs {', '.join(runs)} "
-          "(recipes `recipes/bowman2016/ptb_vae.yaml`, `ptb_seq_ae.yaml`, `recipes/yelp/vae.yaml`; their "
-          "figures are in `benchmarks/ptb.md`). <unk> is banned in every decode.", ""]
+          f"Made by `python docs/make_gallery.py` on {dt.date.today().isoformat()} from the runs {'; '.join(runs)}. "
+          "<unk> is banned in every decode.", ""]
     md += prior_section(ptb) + posterior_section(ptb) + homotopy_section(ptb, seq_ae)
     if args.yelp:
         md += arithmetic_section(open_run(args.yelp, "cpu"))

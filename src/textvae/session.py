@@ -27,6 +27,7 @@ class Session:
     vocab: Vocab
     model: TextVAE
     device: str
+    run_path: Path
 
     def ids(self, line: str) -> list[int]:
         return self.vocab.encode(tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower))
@@ -48,4 +49,4 @@ class Session:
 def open_run(run: str | Path, device: str | None = None) -> Session:
     """Reopen a trained run (best weights) for analysis, on ``device`` (default: the recipe's)."""
     recipe, vocab, model = load_run(run, device)
-    return Session(recipe, vocab, model, str(next(model.parameters()).device))
+    return Session(recipe, vocab, model, str(next(model.parameters()).device), Path(run))
