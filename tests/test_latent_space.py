@@ -192,3 +192,16 @@ def test_rnnlm_run_samples_but_has_no_codes(tmp_path):
                    "no latent code")
     _fails_cleanly(["interpolate", str(tmp_path / "lm"), "a dog", "the cat"], "no latent code")
     _fails_cleanly(["interpolate", str(tmp_path / "lm"), "--prior"], "no latent code")
+
+
+def test_sequence_autoencoder_run_interpolates_and_reconstructs(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", n_train=20, n_eval=4)
+    recipe = tiny_recipe(corpus, model={"type": "ae"}, train={"epochs": 1}, eval={"iw_samples": 0})
+    result = runner.invoke(_app(), ["train", str(write_recipe(tmp_path / "r.yaml", recipe)), "--out",
+                                    str(tmp_path / "ae")])
+    assert result.exit_code == 0, result.output
+    path = _json(["interpolate", str(tmp_path / "ae"), "the cat runs", "a big dog", "--steps", "4"])["steps"]
+    assert len(path) == 4
+    out = _json(["reconstruct", str(tmp_path / "ae"), "--split", "test", "--samples", "2"])
+    assert "samples" not in out and out["sentences"] == 4  # a deterministic code: nothing to sample
+    assert "no prior" in runner.invoke(_app(), ["sample", str(tmp_path / "ae"), "--n", "2"]).stdout
