@@ -180,12 +180,17 @@ def test_bad_arguments_fail_cleanly(run, tmp_path):
     assert not list(tmp_path.glob("z*"))
 
 
-def test_rnnlm_run_samples_but_has_no_codes(tmp_path):
+def _tiny_run(tmp_path, model_type: str):
+    """A one-epoch run of a tiny model of ``model_type`` on a 20-sentence corpus, in tmp_path/model_type."""
     corpus = write_corpus(tmp_path / "corpus", n_train=20, n_eval=4)
-    recipe = tiny_recipe(corpus, model={"type": "lm"}, train={"epochs": 1}, eval={"iw_samples": 0})
+    recipe = tiny_recipe(corpus, model={"type": model_type}, train={"epochs": 1}, eval={"iw_samples": 0})
     result = runner.invoke(_app(), ["train", str(write_recipe(tmp_path / "r.yaml", recipe)), "--out",
-                                    str(tmp_path / "lm")])
+                                    str(tmp_path / model_type)])
     assert result.exit_code == 0, result.output
+
+
+def test_rnnlm_run_samples_but_has_no_codes(tmp_path):
+    _tiny_run(tmp_path, "lm")
     assert len(_json(["sample", str(tmp_path / "lm"), "--n", "3", "--method", "sample"])["sentences"]) == 3
     (tmp_path / "in.txt").write_text("a dog\n")
     _fails_cleanly(["encode", str(tmp_path / "lm"), str(tmp_path / "in.txt"), "--out", str(tmp_path / "z.npy")],
@@ -195,11 +200,7 @@ def test_rnnlm_run_samples_but_has_no_codes(tmp_path):
 
 
 def test_sequence_autoencoder_run_interpolates_and_reconstructs(tmp_path):
-    corpus = write_corpus(tmp_path / "corpus", n_train=20, n_eval=4)
-    recipe = tiny_recipe(corpus, model={"type": "ae"}, train={"epochs": 1}, eval={"iw_samples": 0})
-    result = runner.invoke(_app(), ["train", str(write_recipe(tmp_path / "r.yaml", recipe)), "--out",
-                                    str(tmp_path / "ae")])
-    assert result.exit_code == 0, result.output
+    _tiny_run(tmp_path, "ae")
     path = _json(["interpolate", str(tmp_path / "ae"), "the cat runs", "a big dog", "--steps", "4"])["steps"]
     assert len(path) == 4
     out = _json(["reconstruct", str(tmp_path / "ae"), "--split", "test", "--samples", "2"])
