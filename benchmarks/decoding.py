@@ -23,7 +23,7 @@ from machine import machine_info  # noqa: E402
 
 from textvae.analysis import posterior_codes  # noqa: E402
 from textvae.atomic import write_json_atomic, write_text_atomic  # noqa: E402
-from textvae.data.vocab import EOS  # noqa: E402
+from textvae.data.vocab import BOS, EOS  # noqa: E402
 from textvae.decoding import DecodeOptions, beam_search, decode  # noqa: E402
 from textvae.decoding.common import banned_tokens  # noqa: E402
 from textvae.pipeline import load_run, load_splits  # noqa: E402
@@ -42,7 +42,7 @@ def naive_beam(model, z_row: torch.Tensor, width: int, max_len: int, ban_unk: bo
             if done:
                 cands.append((score, toks, st, True))
                 continue
-            logits, new_st = dec.step(torch.tensor([toks[-1] if toks else 2]), st, z_row)
+            logits, new_st = dec.step(torch.tensor([toks[-1] if toks else BOS]), st, z_row)
             logp = logits[0].float().log_softmax(-1)
             logp[banned] = float("-inf")
             if t == max_len - 1:

@@ -15,13 +15,12 @@ from textvae.analysis import (
     attribute_vector,
     best_matching,
     homotopy,
-    prior_codes,
     reconstruction_scores,
 )
-from textvae.atomic import write_atomic
+from textvae.atomic import write_atomic, write_json_atomic
 from textvae.cli import _fail, app
 from textvae.data.corpus import read_lines, read_split, split_files
-from textvae.decoding import DecodeOptions
+from textvae.decoding import DecodeOptions, decode
 from textvae.errors import TextVAEError
 from textvae.session import open_run
 
@@ -75,10 +74,7 @@ def sample(run: Path = RUN, n: int = typer.Option(10, "--n", help="Number of sen
             raise TextVAEError("--n: at least 1")
         opts = _opts(method, width, temperature, top_k, top_p, max_len, allow_unk, seed, length_penalty)
         s = open_run(run, device)
-        z = None
-        if s.model.has_latent:
-            z = prior_codes(n, s.model.z_dim, torch.Generator().manual_seed(seed), stretch).to(s.device)
-        sents = s.decode(z, opts, n)
+        sents = s.decode(s.prior(n, seed, stretch), opts, n)
         head = "" if s.model.is_stochastic or not s.model.has_latent else " (an autoencoder has no prior)"
         _emit(as_json, {"method": method, "stretch": stretch, "sentences": sents},
               [f"# {n} samples, {method} decoding{head}", *sents])
@@ -147,7 +143,7 @@ def interpolate(run: Path = RUN, a: Optional[str] = typer.Argument(None, help="F
         if not s.model.has_latent:
             raise TextVAEError("this run is an RNNLM: it has no latent code")
         if prior:
-            z = prior_codes(2, s.model.z_dim, torch.Generator().manual_seed(seed)).to(s.device)
+            z = s.prior(2, seed)
         else:
             z, _ = s.codes([a, b])
         path = homotopy(z[0], z[1], steps)
@@ -210,23 +206,18 @@ def generate_eval(run: Path = RUN, n: int = typer.Option(3000, "--n", help="Sent
     distinct-1/2, mean length; saved to RUN/generate_eval.json."""
     def body():
         from textvae.analysis.generation import generation_scores
-        from textvae.atomic import write_json_atomic
-        from textvae.data.tokenize import tokenize
 
         if n < 2:
             raise TextVAEError("--n: at least 2 (Self-BLEU compares samples with each other)")
         opts = _opts(method, width, temperature, top_k, top_p, max_len, allow_unk, seed)
         s = open_run(run, device)
-        z = None
-        if s.model.has_latent:
-            z = prior_codes(n, s.model.z_dim, torch.Generator().manual_seed(seed)).to(s.device)
-        samples = s.decode(z, opts, n)
-        data = s.recipe.data
-        lines = read_split(split_files(data.corpus)["test"])
+        sample_ids = decode(s.model, s.prior(n, seed), opts, n)
+        samples = [s.text(x) for x in sample_ids]
+        lines = read_split(split_files(s.recipe.data.corpus)["test"])
         lines = lines[:refs] if refs > 0 else lines
-        tok = lambda x: tokenize(x, data.tokenizer, data.lower)  # noqa: E731
-        references = [s.text(s.ids(x)).split() if data.tokenizer == "word" else tok(x) for x in lines]
-        scores = generation_scores([tok(x) for x in samples], references)
+        # both sides as token lists of the model's vocabulary (references: unknown words as <unk>)
+        references = [s.vocab.decode(s.ids(x)) for x in lines]
+        scores = generation_scores([s.vocab.decode(x) for x in sample_ids], references)
         result = {"method": method, "seed": seed, **scores, "examples": samples[:10]}
         write_json_atomic(run / "generate_eval.json", result)
         text = [f"{n} prior samples ({method}) vs {len(references)} test sentences:"]

@@ -9,7 +9,7 @@ import torch
 
 from textvae.allocator import keep_freed_memory
 from textvae.config import DataConfig, Recipe, load_recipe
-from textvae.data.corpus import Split, encode_split, split_files, tokenize_file
+from textvae.data.corpus import Split, encode_split, split_files, tokenize_split
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model
@@ -21,9 +21,9 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
                 log=print) -> tuple[Vocab, dict[str, Split]]:
     """Read and encode splits; the vocabulary is built from the training split unless given."""
     files = split_files(cfg.corpus)
-    tokens = {s: tokenize_file(files[s], cfg.tokenizer, cfg.lower) for s in splits}
+    tokens = {s: tokenize_split(files[s], cfg.tokenizer, cfg.lower) for s in splits}
     if vocab is None:
-        train = tokens["train"] if "train" in tokens else tokenize_file(files["train"], cfg.tokenizer, cfg.lower)
+        train = tokens["train"] if "train" in tokens else tokenize_split(files["train"], cfg.tokenizer, cfg.lower)
         vocab = Vocab.build(train, cfg.vocab_size, cfg.min_count)
     out = {}
     for s in splits:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from textvae.analysis.codes import posterior_codes
+from textvae.analysis.codes import posterior_codes, prior_codes
 from textvae.config import Recipe
 from textvae.data.tokenize import detokenize, tokenize
 from textvae.data.vocab import Vocab
@@ -41,6 +41,13 @@ class Session:
         mu, logvar = posterior_codes(self.model, [self.ids(s) for s in lines], self.recipe.data.eval_batch_size,
                                      self.device)
         return mu.to(self.device), None if logvar is None else logvar.to(self.device)
+
+    def prior(self, n: int, seed: int, stretch: float = 0.0) -> torch.Tensor | None:
+        """n codes z ~ N(0, I) on the run's device (see :func:`prior_codes`); None for an RNNLM, whose
+        decoders then take ``n`` rows without z."""
+        if not self.model.has_latent:
+            return None
+        return prior_codes(n, self.model.z_dim, torch.Generator().manual_seed(seed), stretch).to(self.device)
 
     def decode(self, z: torch.Tensor | None, opts: DecodeOptions, n: int = 1) -> list[str]:
         return [self.text(s) for s in decode(self.model, z, opts, n)]

@@ -5,26 +5,23 @@ from __future__ import annotations
 import torch
 
 from textvae.data.batching import bucket_order, iterate_batches
-from textvae.models.vae import TextVAE
+from textvae.models.vae import TextVAE, eval_mode
 
 
-@torch.no_grad()
 def posterior_codes(model: TextVAE, seqs: list[list[int]], batch_size: int = 128,
                     device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor | None]:
     """q(z|x) of each sentence (token ids, no specials), in input order: mu (N, Z) and logvar (N, Z) (None for
     the autoencoder), on the CPU. Batched by length, so padding costs nothing."""
     if not model.has_latent:
         raise ValueError("this model has no latent code (an RNNLM)")
-    was_training = model.training
-    model.eval()
     mu = torch.empty(len(seqs), model.z_dim)
     logvar = torch.empty(len(seqs), model.z_dim) if model.is_stochastic else None
-    for _, batch in iterate_batches(seqs, bucket_order([len(s) for s in seqs], batch_size, shuffle=False)):
-        m, lv = model.posterior(batch.to(device))
-        mu[batch.index] = m.float().cpu()
-        if logvar is not None:
-            logvar[batch.index] = lv.float().cpu()
-    model.train(was_training)
+    with eval_mode(model):
+        for _, batch in iterate_batches(seqs, bucket_order([len(s) for s in seqs], batch_size, shuffle=False)):
+            m, lv = model.posterior(batch.to(device))
+            mu[batch.index] = m.float().cpu()
+            if logvar is not None:
+                logvar[batch.index] = lv.float().cpu()
     return mu, logvar
 
 

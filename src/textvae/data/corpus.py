@@ -93,9 +93,9 @@ def read_split(files: list[Path]) -> list[str]:
     return [line for path in files for line in read_lines(path)]
 
 
-def tokenize_file(files: Path | list[Path], kind: str, lower: bool) -> list[list[str]]:
-    """Tokenized lines of one file or of a split's files."""
-    return [tokenize(line, kind, lower) for line in read_split(files if isinstance(files, list) else [files])]
+def tokenize_split(files: list[Path], kind: str, lower: bool) -> list[list[str]]:
+    """Tokenized lines of a split's files."""
+    return [tokenize(line, kind, lower) for line in read_split(files)]
 
 
 def encode_split(name: str, sentences: list[list[str]], vocab: Vocab, max_len: int = 0) -> Split:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from textvae.data.vocab import EOS
-from textvae.decoding.common import banned_tokens, eval_mode, start, strip_eos
-from textvae.models.vae import TextVAE
+from textvae.decoding.common import banned_tokens, start, strip_eos
+from textvae.models.vae import TextVAE, eval_mode
 
 
 @dataclass

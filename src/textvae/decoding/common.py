@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 
 from textvae.data.vocab import BOS, EOS, PAD, UNK
-from textvae.models.vae import TextVAE
+from textvae.models.vae import TextVAE, eval_mode
 
 
 def banned_tokens(ban_unk: bool) -> list[int]:
@@ -26,18 +25,6 @@ def start(model: TextVAE, z: torch.Tensor | None, batch_size: int) -> tuple[obje
 def strip_eos(rows: list[list[int]]) -> list[list[int]]:
     """Token ids up to (not including) the first </s>."""
     return [row[: row.index(EOS)] if EOS in row else row for row in rows]
-
-
-@contextmanager
-def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
-    """The model in eval mode with autograd off inside; its previous mode restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield model
-    finally:
-        model.train(was_training)
 
 
 def decode_loop(model: TextVAE, z: torch.Tensor | None, pick: Callable[[torch.Tensor], torch.Tensor],

@@ -3,6 +3,8 @@ the sequence autoencoder."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -70,3 +72,15 @@ class TextVAE(nn.Module):
         mu, logvar = self.posterior(batch)
         z = self.latent.sample(mu, logvar, generator=generator)
         return Output(self.rec(batch, z, inp), self.latent.kl(mu, logvar), mu, logvar, z)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode with autograd off inside; its previous mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)

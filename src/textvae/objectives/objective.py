@@ -126,12 +126,10 @@ class Objective(nn.Module):
             value, items = term(out, batch, step)
             loss = loss + value
             logs.update(items)
-            if isinstance(term, KLTerm):
-                kl_value = value.detach()
         logs["neg_elbo"] = logs["rec"] + logs.get("kl", 0.0)
         if out.mu is not None:
             logs["mu_spread"] = mu_spread(out.mu.detach())
         logs["loss"] = loss.detach()
-        if "kl" in logs:
-            logs["kl_share"] = 100.0 * kl_value / logs["loss"]
+        if "kl_term" in logs:  # the KL term's value in the loss is kl_weight x kl_term
+            logs["kl_share"] = 100.0 * logs["kl_weight"] * logs["kl_term"] / logs["loss"]
         return loss, logs
