@@ -49,6 +49,10 @@ class ModelConfig:
     """Decoder sees no previous words (every input is <unk>), at training and test time."""
     dropout: float = 0.0
     """Dropout on decoder embeddings and LSTM outputs."""
+    bidirectional: bool = False
+    """Bidirectional encoder LSTM: the summary is the last forward and first backward states (2 x hidden)."""
+    layer_norm: bool = False
+    """LayerNorm on the encoder summary and on the decoder's LSTM outputs (mu-Forcing's set-up)."""
 
 
 @dataclass
@@ -124,6 +128,9 @@ class TrainConfig:
     """Stop after this many optimiser steps (0: no limit)."""
     clip_grad: float = 5.0
     """Max global gradient norm (0: no clipping)."""
+    clip_value: float = 0.0
+    """Clip every gradient element to [-clip_value, clip_value] (mu-Forcing's element-wise clipping; 0: off).
+    Applied before ``clip_grad`` when both are set."""
     lr_decay: float = 0.5
     """Factor applied to the learning rate when validation loss plateaus (1: never decay)."""
     lr_patience: int = 1
@@ -247,6 +254,8 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("objective.kl_weight.cycles", o.kl_weight.cycles, o.kl_weight.cycles >= 1, ">= 1"),
         ("objective.kl_weight.ratio", o.kl_weight.ratio, 0 < o.kl_weight.ratio <= 1, "in (0, 1]"),
         ("objective.word_dropout.keep", o.word_dropout.keep, 0 <= o.word_dropout.keep <= 1, "in [0, 1]"),
+        ("train.clip_grad", recipe.train.clip_grad, recipe.train.clip_grad >= 0, ">= 0"),
+        ("train.clip_value", recipe.train.clip_value, recipe.train.clip_value >= 0, ">= 0"),
     ]
     for key, value, ok, want in rules:
         if not ok:

@@ -21,7 +21,9 @@ class LSTMDecoder(nn.Module):
 
     z (if ``z_dim`` > 0) sets the initial state (``z_to_init``) and/or is concatenated to every input
     (``z_concat``). ``inputless``: every conditioned-on word is replaced by <unk> (word keep rate 0), at
-    training and test time alike. Interface used by the model and by decoding:
+    training and test time alike. ``layer_norm``: LayerNorm (Ba et al. 2016) on the LSTM outputs, before the
+    output layer (mu-Forcing's set-up; ``docs/design.md`` says why not inside the cell). Interface used by the
+    model and by decoding:
     ``hidden(inp, z) -> (B, L, H)``, ``logits(h) -> (..., V)``, ``init_state(z, B)``, ``step(tok, state, z)``,
     ``reorder_state(state, index)``.
 
@@ -32,7 +34,7 @@ class LSTMDecoder(nn.Module):
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, z_dim: int = 0, z_to_init: bool = True,
-                 z_concat: bool = False, inputless: bool = False, dropout: float = 0.0):
+                 z_concat: bool = False, inputless: bool = False, dropout: float = 0.0, layer_norm: bool = False):
         super().__init__()
         self.z_dim, self.hidden_dim = z_dim, hidden_dim
         self.z_to_init = z_to_init and z_dim > 0
@@ -42,6 +44,7 @@ class LSTMDecoder(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.lstm = nn.LSTM(embed_dim + (z_dim if self.z_concat else 0), hidden_dim, batch_first=True)
         self.init = nn.Linear(z_dim, 2 * hidden_dim) if self.z_to_init else None
+        self.norm = nn.LayerNorm(hidden_dim) if layer_norm else nn.Identity()
         self.out = nn.Linear(aligned(hidden_dim), vocab_size)
         bound = hidden_dim ** -0.5  # nn.Linear(hidden_dim, V)'s own initialisation, padding columns zero
         with torch.no_grad():
@@ -80,7 +83,7 @@ class LSTMDecoder(nn.Module):
         row cannot change that row's earlier outputs."""
         state = self.init_state(z, inp.shape[0], inp.device)
         out, _ = self.lstm(self._inputs(inp, z), tuple(s.to(self.embed.weight.dtype) for s in state))
-        return self.drop(out)
+        return self.drop(self.norm(out))
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """h (..., H) -> logits (..., V)."""
@@ -90,7 +93,7 @@ class LSTMDecoder(nn.Module):
     def step(self, tokens: torch.Tensor, state, z: torch.Tensor | None):
         """One decoding step: tokens (B,) -> logits (B, V), new state."""
         out, state = self.lstm(self._inputs(tokens.unsqueeze(1), z), state)
-        return self.logits(out[:, 0]), state
+        return self.logits(self.norm(out[:, 0])), state
 
     @staticmethod
     def reorder_state(state, index: torch.Tensor):

@@ -67,14 +67,20 @@ def clip_gradients(params, max_norm: float) -> None:
 
 
 def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Optimizer, batch: Batch, step: int,
-               clip_grad: float, autocast) -> dict:
-    """One optimiser step on ``batch``; returns the objective's logged values (tensors, not synced)."""
+               clip_grad: float, autocast, clip_value: float = 0.0) -> dict:
+    """One optimiser step on ``batch``; returns the objective's logged values (tensors, not synced).
+
+    ``clip_value`` > 0 clamps every gradient element to [-clip_value, clip_value]; then ``clip_grad`` > 0
+    rescales the gradients to a global norm of at most ``clip_grad``."""
     with autocast:
         loss, logs = objective(model, batch, step)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if clip_value > 0:
+        torch.nn.utils.clip_grad_value_(params, clip_value)
     if clip_grad > 0:
-        clip_gradients((p for group in optimizer.param_groups for p in group["params"]), clip_grad)
+        clip_gradients(params, clip_grad)
     optimizer.step()
     return logs
 
@@ -180,7 +186,8 @@ class Trainer:
             step_tic = time.perf_counter()
             n_tok = batch.n_tokens  # counted on the CPU copy: no device sync per step
             batch = batch.to(self.device)
-            logs = train_step(self.model, self.objective, self.optimizer, batch, st["step"], t.clip_grad, autocast)
+            logs = train_step(self.model, self.objective, self.optimizer, batch, st["step"], t.clip_grad, autocast,
+                              t.clip_value)
             st["step"] += 1
             st["position"] = pos + 1
             st["train_seconds"] += time.perf_counter() - step_tic
