@@ -92,6 +92,9 @@ def checks(liu: list[dict], ag: list[dict]) -> list[tuple[str, bool]]:
     out = [
         ("mu-Forcing: KL grows with beta (1.5 -> 3.0)", all(a["kl"] < b["kl"] for a, b in itertools.pairwise(mu))),
         ("mu-Forcing: Rec falls as beta grows", all(a["rec"] > b["rec"] for a, b in itertools.pairwise(mu))),
+        ("mu-Forcing: BLEU-4 falls as beta grows", all(a["bleu4"] > b["bleu4"] for a, b in itertools.pairwise(mu))),
+        ("mu-Forcing: Self-BLEU-4 falls as beta grows (more diverse samples)",
+         all(a["self_bleu4"] > b["self_bleu4"] for a, b in itertools.pairwise(mu))),
         ("VRAE without annealing collapses more than every other row (lowest KL)",
          all(by["vrae"]["kl"] <= r["kl"] for r in liu)),
         ("VRAE's Self-BLEU-4 is the highest (least diverse samples)",
@@ -156,6 +159,7 @@ def main() -> None:
     ap.add_argument("--refs", type=int, default=3000, help="test sentences as BLEU references")
     ap.add_argument("--set", action="append", default=[], help="further recipe overrides for every row")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks")
+    ap.add_argument("--note", default="", help="a paragraph of observations, printed before the commands")
     args = ap.parse_args()
     args.corpus = args.corpus or ["ptb", "yelp"]
     rows, claims, commands = [], [], {}
@@ -188,16 +192,22 @@ def render(res: dict, commands: dict[str, list[str]], args) -> str:
         f"Sizes: {size}. Test split figures in nats per sentence (rec, kl from one z per sentence); BLEU and "
         f"Self-BLEU (x100) of {args.n} greedy decodes of z ~ N(0, I) against {args.refs} test sentences "
         "(`textvae generate-eval`, definitions in `docs/metrics.md`). The mu-Forcing rows use the paper's "
-        "bidirectional encoder, layer normalisation and element-wise clipping (`docs/design.md`). The paper's "
-        "figures are on its APRC corpus with 1024-unit models: compare directions, not values.", "",
+        "bidirectional encoder, layer normalisation and element-wise clipping (`docs/design.md`); the AutoGen rows "
+        "use AutoGen's (a unidirectional encoder, no normalisation, 50-d z, word keep 0.75), so their rec is not "
+        "comparable with the mu-Forcing rows'. The paper's figures are on its APRC corpus with 1024-unit models: "
+        "compare directions, not values.", "",
     ]
     for corpus in args.corpus:
         rows = [r for r in res["rows"] if r["corpus"] == corpus]
         lines += corpus_section(corpus, rows, [c for c in res["checks"] if c["corpus"] == corpus])
     extra = "".join(f" --set {o}" for o in args.set)
     flags = "".join(f" --corpus {c}" for c in args.corpus)
+    if args.note:
+        lines += ["## Notes", "", args.note, ""]
+    note = " --note NOTE" if args.note else ""
     lines += ["## Regenerate", "", "```bash", f"python benchmarks/objectives.py{flags} "
-              f"--runs runs/bench/objectives --size {args.size}{extra}", "```", "", "which trains, per row:", "",
+              f"--runs runs/bench/objectives --size {args.size}{extra}{note}", "```", "",
+              *(["(NOTE: the paragraph of notes above.)", ""] if args.note else []), "which trains, per row:", "",
               "```bash", *[c for corpus in args.corpus for c in commands[corpus]], "```", ""]
     return "\n".join(lines)
 

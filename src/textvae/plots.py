@@ -66,7 +66,8 @@ def plot_run(run: Path) -> Path:
             ax.set(xlabel="epoch", title="validation: mutual information, active units")
             ax.legend()
         else:
-            for rec, style in ((hists[0], ":"), (hists[-1], "-")):
+            first_last = [(hists[0], ":"), (hists[-1], "-")] if len(hists) > 1 else [(hists[0], "-")]
+            for rec, style in first_last:
                 h = rec["mu_hist"]
                 n = len(h["counts"])
                 width = (h["hi"] - h["lo"]) / n
