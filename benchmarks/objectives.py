@@ -24,6 +24,7 @@ import torch
 from machine import machine_info
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic
+from textvae.plots import read_log
 
 ROOT = Path(__file__).resolve().parents[1]
 LIU = [  # row, label, paper (APRC test): Rec, KL, BLEU-4, BLEU-5, SLEU-4, SLEU-5
@@ -64,11 +65,6 @@ def train(recipe: str, run: Path, overrides: list[str]) -> list[str]:
     return cmd
 
 
-def log_records(run: Path) -> tuple[list[dict], list[dict]]:
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    return [r for r in rows if r["kind"] == "train"], [r for r in rows if r["kind"] == "valid"]
-
-
 def row_figures(run: Path, n: int, refs: int) -> dict:
     report = json.loads((run / "report.json").read_text())
     gen_file = run / "generate_eval.json"
@@ -76,7 +72,7 @@ def row_figures(run: Path, n: int, refs: int) -> dict:
     if gen.get("samples") != n:
         run_cli(["generate-eval", str(run), "--n", str(n), "--refs", str(refs), "--json"])
         gen = json.loads(gen_file.read_text())
-    train_log, _ = log_records(run)
+    train_log, _ = read_log(run / "metrics.jsonl")
     tail = train_log[-max(1, len(train_log) // 5):]  # the last fifth of training
     return {**{k: report[k] for k in ("rec", "kl", "neg_elbo", "mi", "au")},
             **{k: gen[k] for k in ("bleu4", "bleu5", "self_bleu4", "self_bleu5", "distinct1", "distinct2",
@@ -89,7 +85,7 @@ def checks(liu: list[dict], ag: list[dict]) -> list[tuple[str, bool]]:
     """The papers' directions, each true or false on our rows."""
     mu = [r for r in liu if r["row"].startswith("mu_forcing")]
     by = {r["row"]: r for r in liu + ag}
-    out = [
+    return [
         ("mu-Forcing: KL grows with beta (1.5 -> 3.0)", all(a["kl"] < b["kl"] for a, b in itertools.pairwise(mu))),
         ("mu-Forcing: Rec falls as beta grows", all(a["rec"] > b["rec"] for a, b in itertools.pairwise(mu))),
         ("mu-Forcing: BLEU-4 falls as beta grows", all(a["bleu4"] > b["bleu4"] for a, b in itertools.pairwise(mu))),
@@ -107,7 +103,6 @@ def checks(liu: list[dict], ag: list[dict]) -> list[tuple[str, bool]]:
          by["autogen_m2"]["kl_share_end"] > by["autogen_m1"]["kl_share_end"]),
         ("AutoGen m = 1: higher KL than the VAE with annealing", by["autogen_m1"]["kl"] > by["vae_annealing"]["kl"]),
     ]
-    return out
 
 
 def plot_autogen(runs: dict[str, Path], out: Path) -> None:
@@ -118,7 +113,7 @@ def plot_autogen(runs: dict[str, Path], out: Path) -> None:
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
     for row, label in AUTOGEN:
-        log, _ = log_records(runs[row])
+        log, _ = read_log(runs[row] / "metrics.jsonl")
         steps = [r["step"] for r in log]
         a.plot(steps, [r["kl_share"] for r in log], label=label)
         b.plot(steps, [-r["neg_elbo"] for r in log], label=label)
