@@ -86,7 +86,8 @@ def main() -> None:
     info = machine_info(args.device)
     rows = []
     for method in ("greedy", "sample", "beam"):
-        opts = DecodeOptions(method, args.max_len, True, args.width, batch_size=args.batch_size)
+        opts = DecodeOptions(method=method, max_len=args.max_len, ban_unk=True, width=args.width,
+                             batch_size=args.batch_size)
         decode(model, mu[: opts.batch_size], opts)  # warm-up
         out, secs = _timed(lambda opts=opts: decode(model, mu, opts))
         rows.append({"method": method if method != "beam" else f"beam-{args.width}", "sentences": len(out),

@@ -41,7 +41,8 @@ LIU = [  # row, label, paper (APRC test): Rec, KL, BLEU-4, BLEU-5, SLEU-4, SLEU-
 ]
 AUTOGEN = [("vae", "VAE"), ("vae_annealing", "VAE (annealing)"), ("autogen_m1", "AutoGen (m = 1)"),
            ("autogen_m2", "AutoGen (m = 2)")]
-CPU_SIZE = ["model.embed_dim=128", "model.hidden_dim=128", "data.batch_size=64", "train.early_stop=0",
+CPU_SIZE = [*(f"model.{part}.{size}=128" for part in ("encoder", "decoder") for size in ("embed_dim", "hidden_dim")),
+            "data.batch_size=64", "train.early_stop=0",
             "objective.kl_weight.steps=1000", "objective.kl_weight.rate=0.01",
             "objective.bow.hidden=128"]
 CPU_EPOCHS = {"ptb": 2, "yelp": 1}

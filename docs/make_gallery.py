@@ -15,13 +15,13 @@ from pathlib import Path
 
 import torch
 
-from textvae.analysis import attribute_vector, homotopy, prior_codes
+from textvae import session as sessions
 from textvae.atomic import write_text_atomic
 from textvae.data.corpus import read_lines, split_files
 from textvae.decoding import DecodeOptions
 from textvae.session import Session, open_run
 
-GREEDY = DecodeOptions("greedy")
+GREEDY = DecodeOptions(method="greedy")
 HOMOTOPY_PAIRS = [  # sentences in the style of PTB (tokenized as PTB is)
     ("the company said it expects to report a loss", "analysts say the market is n't likely to rebound soon"),
     ("he said the bank 's board approved the plan", "she did n't know what to do"),
@@ -35,14 +35,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def prior_section(s: Session, n: int = 6) -> list[str]:
-    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    z = prior_codes(n, s.model.z_dim, g()).to(s.device)
     cols = {
-        "greedy": s.decode(z, GREEDY),
-        "beam 15": s.decode(z, DecodeOptions("beam", width=15)),
-        "sampling, top-p 0.9": s.decode(z, DecodeOptions("sample", top_p=0.9, seed=0)),
+        "greedy": sessions.sample(s, n, GREEDY, seed=0)["sentences"],
+        "beam 15": sessions.sample(s, n, DecodeOptions(method="beam", width=15), seed=0)["sentences"],
+        "sampling, top-p 0.9": sessions.sample(s, n, DecodeOptions(method="sample", top_p=0.9), seed=0)["sentences"],
     }
-    stretched = s.decode(prior_codes(n, s.model.z_dim, g(), stretch=0.1).to(s.device), GREEDY)
+    stretched = sessions.sample(s, n, GREEDY, seed=0, stretch=0.1)["sentences"]
     out = ["## Samples from the prior (PTB VAE)", "",
            "z ~ N(0, I), the same six codes decoded three ways (`textvae sample RUN --method greedy|beam|sample`):", ""]
     out += _table(["#", *cols], [[str(i + 1), *(c[i] for c in cols.values())] for i in range(n)])
@@ -55,16 +53,13 @@ def prior_section(s: Session, n: int = 6) -> list[str]:
 def posterior_section(s: Session, n: int = 3, samples: int = 3) -> list[str]:
     lines = read_lines(split_files(s.recipe.data.corpus)["test"][0])
     picks = [lines[i] for i in (10, 200, 1500)][:n]
-    mu, logvar = s.codes(picks)
-    g = torch.Generator(device=s.device).manual_seed(0)
-    drawn = [s.decode(s.model.latent.sample(mu, logvar, generator=g), GREEDY) for _ in range(samples)]
-    mean = s.decode(mu, GREEDY)
+    r = sessions.reconstruct(s, picks, GREEDY, samples, seed=0)
     out = ["## Posterior decodes (PTB VAE, Bowman et al. Table 7)", "",
            "Greedy decodes from the posterior mean and from three samples of q(z|x) "
            "(`textvae reconstruct RUN --samples 3`):", ""]
-    for i, x in enumerate(picks):
-        out += [f"**input:** {s.text(s.ids(x))}", "", f"- mean: {mean[i]}",
-                *[f"- sample: {d[i]}" for d in drawn], ""]
+    for ex in r["examples"]:
+        out += [f"**input:** {ex['input']}", "", f"- mean: {ex['mean']}",
+                *[f"- sample: {x}" for x in ex["samples"]], ""]
     return out
 
 
@@ -74,13 +69,10 @@ def homotopy_section(vae: Session, seq_ae: Session | None, steps: int = 7) -> li
            f"(`textvae interpolate RUN \"A\" \"B\" --steps {steps}`)."
            + (" The sequence autoencoder's column is Bowman's Table 1 contrast." if seq_ae else ""), ""]
     for a, b in HOMOTOPY_PAIRS:
-        cols = {}
-        for name, s in (("VAE", vae), ("sequence autoencoder", seq_ae)):
-            if s is not None:
-                z, _ = s.codes([a, b])
-                cols[name] = s.decode(homotopy(z[0], z[1], steps), GREEDY)
-        ts = torch.linspace(0, 1, steps).tolist()
-        out += _table(["t", *cols], [[f"{t:.2f}", *(c[i] for c in cols.values())] for i, t in enumerate(ts)])
+        cols = {name: sessions.interpolate(s, a, b, steps, GREEDY)["steps"]
+                for name, s in (("VAE", vae), ("sequence autoencoder", seq_ae)) if s is not None}
+        rows = [[f"{p['t']:.2f}", *(c[i]["sentence"] for c in cols.values())] for i, p in enumerate(cols["VAE"])]
+        out += _table(["t", *cols], rows)
     return out
 
 
@@ -88,25 +80,23 @@ def arithmetic_section(s: Session, n: int = 8) -> list[str]:
     files = split_files(s.recipe.data.corpus)
     neg_valid, pos_valid = (read_lines(f) for f in files["valid"])
     neg_test, pos_test = (read_lines(f) for f in files["test"])
-    z_neg, _ = s.codes(neg_valid)
-    z_pos, _ = s.codes(pos_valid)
-    vec = attribute_vector(z_neg, z_pos)
     out = ["## Sentiment arithmetic (Yelp VAE, mu-Forcing 5.6)", ""]
     report = s.run_path / "report.json"
     if report.is_file():
         r = json.loads(report.read_text())
         out += [f"The Yelp VAE on its test split: rec {r['rec']:.2f}, KL {r['kl']:.2f}, mi {r['mi']:.2f} nats per "
                 f"sentence, {r['au']} active units of {s.model.z_dim}, {r['epochs']} epochs.", ""]
-    out += [f"v = mean posterior mean of the {len(pos_valid):,} positive validation sentences minus that of the "
-            f"{len(neg_valid):,} negative ones (|v| = {float(vec.norm()):.2f}); test sentences decoded greedily "
-            "from z and from z +/- v (`textvae arithmetic RUN --from NEG --to POS --apply FILE`):", ""]
-    for title, picks, sign in (("negative -> positive", neg_test[:n], 1.0),
-                               ("positive -> negative", pos_test[:n], -1.0)):
-        z, _ = s.codes(picks)
-        before, after = s.decode(z, GREEDY), s.decode(z + sign * vec, GREEDY)
+    for i, (title, picks, sign) in enumerate((("negative -> positive", neg_test[:n], 1.0),
+                                              ("positive -> negative", pos_test[:n], -1.0))):
+        r = sessions.attribute_transfer(s, neg_valid, pos_valid, picks, sign, GREEDY)
+        if i == 0:
+            out += [f"v = mean posterior mean of the {len(pos_valid):,} positive validation sentences minus that of "
+                    f"the {len(neg_valid):,} negative ones (|v| = {r['vector_norm']:.2f}); test sentences decoded "
+                    "greedily from z and from z +/- v (`textvae arithmetic RUN --from NEG --to POS --apply FILE`):",
+                    ""]
         out += [f"**{title}**", ""]
         out += _table(["input", "decoded from z", f"decoded from z {'+' if sign > 0 else '-'} v"],
-                      [[s.text(s.ids(x)), b, a] for x, b, a in zip(picks, before, after, strict=True)])
+                      [[s.text(s.ids(row["input"])), row["decoded"], row["edited"]] for row in r["rows"]])
     return out
 
 

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from textvae.config import ModelConfig
+from textvae.config import LSTMDecoderConfig, LSTMEncoderConfig, ModelConfig
 from textvae.data.vocab import SPECIALS
 from textvae.models import build_model
 
@@ -17,11 +17,14 @@ torch.set_num_threads(1)
 N_SPECIALS = len(SPECIALS)
 
 
-def tiny_model(model_type: str = "vae", vocab_size: int = 10, seed: int = 0, latent_dim: int = 3, **kw):
-    """A TextVAE with embed 8, hidden 16, in eval mode; weights fixed by ``seed``. ``kw``: other ModelConfig
-    fields (z_concat, inputless, ...)."""
+def tiny_model(model_type: str = "vae", vocab_size: int = 10, seed: int = 0, latent_dim: int = 3,
+               encoder: dict | None = None, decoder: dict | None = None):
+    """A TextVAE with LSTMs of embed 8, hidden 16, in eval mode; weights fixed by ``seed``. ``encoder``,
+    ``decoder``: further options of the LSTM encoder and decoder (z_concat, inputless, bidirectional, ...)."""
     torch.manual_seed(seed)
-    cfg = ModelConfig(type=model_type, embed_dim=8, hidden_dim=16, latent_dim=latent_dim, **kw)
+    cfg = ModelConfig(type=model_type, latent_dim=latent_dim,
+                      encoder=LSTMEncoderConfig(embed_dim=8, hidden_dim=16, **(encoder or {})),
+                      decoder=LSTMDecoderConfig(embed_dim=8, hidden_dim=16, **(decoder or {})))
     return build_model(cfg, vocab_size).eval()
 
 
@@ -33,7 +36,8 @@ def random_sentences(n: int, vocab_size: int, min_len: int = 1, max_len: int = 6
 
 @pytest.fixture
 def make_model():
-    """Builder of tiny models: ``make_model("vae" | "ae" | "lm", vocab_size=10, seed=0, latent_dim=3, **cfg)``."""
+    """Builder of tiny models: ``make_model("vae" | "ae" | "lm", vocab_size=10, seed=0, latent_dim=3, encoder={...},
+    decoder={...})``."""
     return tiny_model
 
 

@@ -24,14 +24,21 @@ def tiny_recipe(corpus: Path, **sections) -> dict:
     recipe = {
         "name": "tiny",
         "data": {"corpus": str(corpus), "batch_size": 8, "eval_batch_size": 16},
-        "model": {"type": "vae", "embed_dim": 8, "hidden_dim": 16, "latent_dim": 4},
+        "model": {"type": "vae", "latent_dim": 4, "encoder": {"embed_dim": 8, "hidden_dim": 16},
+                  "decoder": {"embed_dim": 8, "hidden_dim": 16}},
         "objective": {"kl_weight": {"schedule": "linear", "steps": 10}, "word_dropout": {"keep": 0.7}},
         "train": {"epochs": 2, "checkpoint_every": 3, "log_every": 2, "threads": 1},
         "eval": {"iw_samples": 5, "n_samples": 2},
     }
-    for key, value in sections.items():
-        recipe[key].update(value)
-    return recipe
+    return merge(recipe, sections)
+
+
+def merge(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` merged in, section by section (nested mappings merged, other values replaced)."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def write_recipe(path: Path, recipe: dict) -> Path:

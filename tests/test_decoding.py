@@ -9,7 +9,7 @@ import torch
 
 from textvae.data.batching import make_batch
 from textvae.data.vocab import BOS, EOS, PAD, UNK
-from textvae.decoding import beam_search, greedy_decode, sample_decode, truncate_logits
+from textvae.decoding import DecodeOptions, beam_search, decode, greedy_decode, sample_decode, truncate_logits
 
 WORDS = [4, 5, 6]  # vocabulary of 7: the 4 specials and 3 words
 
@@ -163,3 +163,48 @@ def test_top_k_one_sampling_is_greedy(make_model):
     z = _codes(8, 11)
     gen = torch.Generator().manual_seed(0)
     assert sample_decode(model, z, max_len=20, top_k=1, generator=gen) == greedy_decode(model, z, max_len=20)
+
+
+# --- decode(): one entry point, forced tokens, the decoder's length limit ------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["greedy", "sample", "beam"])
+def test_decode_honours_forced_tokens(make_model, method):
+    model = _peaked_model(make_model, 12, vocab_size=9, eos_bias=4.0)  # likes to end at once
+    z = _codes(6, 12)
+    opts = DecodeOptions(method=method, width=4, max_len=10, ban_unk=True, batch_size=8)  # beam: 2 codes a call
+    free = decode(model, z, opts)
+    assert any(len(s) < 4 for s in free)  # so the constraint below changes outputs
+    forced = torch.full((6, 5), -1)
+    forced[:, 1] = 7  # position 1 must be word 7 ...
+    forced[::2, 4] = UNK  # ... and in even rows position 4 must be <unk> (banned, but forced)
+    out = decode(model, z, opts, forced=forced)
+    for i, s in enumerate(out):
+        assert len(s) >= 2 and s[1] == 7, s
+        if i % 2 == 0:
+            assert len(s) >= 5 and s[4] == UNK, s
+        assert UNK not in s[:4] + s[5:]
+
+
+def test_decode_forced_beam_is_the_best_constrained_sentence(make_model):
+    model = _peaked_model(make_model, 13)
+    max_len = 5
+    space = _all_sentences(max_len - 1)
+    z = _codes(3, 13)
+    forced = torch.tensor([[-1, 5, -1], [4, -1, EOS], [-1, -1, -1]])
+    out = decode(model, z, DecodeOptions(method="beam", width=len(space), max_len=max_len), forced=forced)
+    for b in range(3):
+        ok = [s for s in space if all(len(s) > t and s[t] == f or (f == EOS and len(s) == t) for t, f in
+                                      enumerate(forced[b].tolist()) if f >= 0)]
+        logp = _log_probs(model, ok, z[b : b + 1])
+        assert out[b] == ok[int(logp.argmax())]
+
+
+@pytest.mark.parametrize("method", ["greedy", "sample", "beam"])
+def test_decode_clamps_to_the_decoders_max_len(make_model, method):
+    model = _peaked_model(make_model, 14, vocab_size=9, eos_bias=-30.0)  # never ends on its own
+    z = _codes(4, 14)
+    opts = DecodeOptions(method=method, width=3, max_len=40)
+    assert all(len(s) >= 39 for s in decode(model, z, opts))  # beam closes with </s> at max_len
+    model.decoder.max_len = 6  # a decoder that can score at most 6 positions (</s> included)
+    assert all(len(s) <= 6 for s in decode(model, z, opts))

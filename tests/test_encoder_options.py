@@ -11,7 +11,7 @@ from textvae.training.trainer import train_step
 
 
 def test_bidirectional_summary_is_last_forward_and_first_backward_state(make_model, make_sentences):
-    model = make_model("vae", vocab_size=12, bidirectional=True)
+    model = make_model("vae", vocab_size=12, encoder={"bidirectional": True})
     enc = model.encoder
     assert enc.out_dim == 32 and model.latent.proj.in_features == 32
     fwd, bwd = nn.LSTM(8, 16, batch_first=True), nn.LSTM(8, 16, batch_first=True)
@@ -30,16 +30,17 @@ def test_bidirectional_summary_is_last_forward_and_first_backward_state(make_mod
 
 
 def test_layer_norm_normalises_summary_and_decoder_outputs(make_model, make_sentences):
-    model = make_model("vae", vocab_size=12, layer_norm=True, bidirectional=True)
+    model = make_model("vae", vocab_size=12, encoder={"layer_norm": True, "bidirectional": True},
+                       decoder={"layer_norm": True})
     batch = make_batch(make_sentences(5, 12), list(range(5)))
     with torch.no_grad():
-        for h in (model.encoder(batch.tgt, batch.lengths), model.decoder.hidden(batch.inp, torch.randn(5, 3))):
+        for h in (model.encoder(batch.tgt, batch.lengths), model.decoder(batch.inp, torch.randn(5, 3)).h):
             torch.testing.assert_close(h.mean(-1), torch.zeros(h.shape[:-1]), atol=1e-5, rtol=0)
             torch.testing.assert_close(h.var(-1, unbiased=False), torch.ones(h.shape[:-1]), atol=1e-2, rtol=0)  # eps
 
 
 def test_layer_norm_decoder_steps_equal_teacher_forcing(make_model, make_sentences):
-    model = make_model("vae", vocab_size=12, layer_norm=True)
+    model = make_model("vae", vocab_size=12, encoder={"layer_norm": True}, decoder={"layer_norm": True})
     with torch.no_grad():
         model.decoder.norm.weight.uniform_(0.5, 2.0)  # not the identity affine
         model.decoder.norm.bias.uniform_(-1.0, 1.0)
@@ -47,7 +48,7 @@ def test_layer_norm_decoder_steps_equal_teacher_forcing(make_model, make_sentenc
     z = torch.randn(4, 3)
     dec = model.decoder
     with torch.no_grad():
-        full = dec.logits(dec.hidden(batch.inp, z))
+        full = dec.logits(dec(batch.inp, z).h)
         state = dec.init_state(z, 4)
         for t in range(batch.inp.shape[1]):
             step, state = dec.step(batch.inp[:, t], state, z)

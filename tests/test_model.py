@@ -35,7 +35,7 @@ VARIANTS = [{}, {"z_concat": True}, {"z_concat": True, "z_to_init": False}, {"in
 @pytest.mark.parametrize("kw", VARIANTS, ids=["init", "init+concat", "concat", "inputless"])
 @torch.no_grad()
 def test_padding_does_not_change_vae_figures(make_model, gen, kw):
-    model = make_model("vae", latent_dim=3, **kw)
+    model = make_model("vae", latent_dim=3, decoder=kw)
     alone, padded = _alone_and_padded()
 
     mu_a, logvar_a = model.posterior(alone)
@@ -84,7 +84,7 @@ def test_rec_is_sum_of_token_nll_including_eos(make_model):
     rec = model.rec(batch, z)
     for i, s in enumerate(sentences):
         inp = torch.tensor([[BOS, *s]])
-        logp = torch.log_softmax(model.decoder.logits(model.decoder.hidden(inp, z[i : i + 1])), -1)[0]
+        logp = torch.log_softmax(model.decoder.logits(model.decoder(inp, z[i : i + 1]).h), -1)[0]
         want = -sum(float(logp[t, tok]) for t, tok in enumerate([*s, EOS]))
         assert float(rec[i]) == pytest.approx(want, abs=1e-4)
 
@@ -139,22 +139,22 @@ def test_inputless_decoder_ignores_input_words(make_model):
     z = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
 
     for kw in ({}, {"z_concat": True}):
-        dec = make_model("vae", vocab_size=vocab_size, latent_dim=3, inputless=True, **kw).decoder
-        torch.testing.assert_close(dec.hidden(inp_a, z), dec.hidden(inp_b, z), atol=0, rtol=0)
+        dec = make_model("vae", vocab_size=vocab_size, latent_dim=3, decoder={"inputless": True, **kw}).decoder
+        torch.testing.assert_close(dec(inp_a, z).h, dec(inp_b, z).h, atol=0, rtol=0)
         # The decoding path (step) agrees: whatever previous word is fed, the next distribution is the same.
         state = dec.init_state(z, 4)
         la, _ = dec.step(inp_a[:, 1], state, z)
         lb, _ = dec.step(inp_b[:, 1], state, z)
         torch.testing.assert_close(la, lb, atol=0, rtol=0)
         # Exactly: the same weights fed <bos> then <unk> for every word (padding kept) as an ordinary decoder.
-        h = dec.hidden(inp_a, z)
+        h = dec(inp_a, z).h
         dec.inputless = False
         unk_inp = torch.where(words, torch.full_like(inp_a, UNK), inp_a)
-        torch.testing.assert_close(h, dec.hidden(unk_inp, z), atol=0, rtol=0)
+        torch.testing.assert_close(h, dec(unk_inp, z).h, atol=0, rtol=0)
 
     # Control: an ordinary decoder does see its inputs, so the comparison above can fail.
     dec = make_model("vae", vocab_size=vocab_size, latent_dim=3).decoder
-    assert not torch.allclose(dec.hidden(inp_a, z), dec.hidden(inp_b, z))
+    assert not torch.allclose(dec(inp_a, z).h, dec(inp_b, z).h)
 
 
 # --- greedy decoding ------------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def _tempting_model(make_model, model_type: str, z: torch.Tensor | None, max_len
     lengths). Returns the model and the reference decodes."""
     rows = 1 if z is None else z.shape[0]
     for eos_bias in [0.25 * i for i in range(-8, 17)]:
-        model = make_model(model_type, vocab_size=9, latent_dim=3, **kw)
+        model = make_model(model_type, vocab_size=9, latent_dim=3, decoder=kw)
         with torch.no_grad():
             model.decoder.out.weight.mul_(5.0)
             if model.decoder.init is not None:

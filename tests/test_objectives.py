@@ -165,7 +165,8 @@ def test_paper_recipes_select_the_intended_terms(corpus):
     for row, (kla, per_dim, total, bow, beta) in LIU_ROWS.items():
         recipe = load_recipe(RECIPES / "liu2019" / f"{corpus}_{row}.yaml")
         m, t, o = recipe.model, recipe.train, recipe.objective  # section 5.1's set-up in every row
-        assert (m.bidirectional, m.layer_norm, t.clip_value, t.clip_grad) == (True, True, 5.0, 0.0), row
+        assert (m.encoder.bidirectional, m.encoder.layer_norm, m.decoder.layer_norm, t.clip_value, t.clip_grad) == (
+            True, True, True, 5.0, 0.0), row
         assert (o.kl_weight.schedule == "linear" and o.kl_weight.steps == 10000) == kla, row
         assert (o.free_bits.per_dim, o.free_bits.total, o.bow.weight, o.mu_forcing.beta) == (per_dim, total, bow,
                                                                                               beta), row

@@ -10,7 +10,8 @@ from helpers import tiny_recipe, write_corpus
 
 from textvae.config import Recipe, from_dict
 from textvae.models.build import build_model
-from textvae.pipeline import Run, load_splits
+from textvae.pipeline import load_splits
+from textvae.run import Run
 from textvae.training.trainer import Trainer, seed_everything
 
 
@@ -34,7 +35,8 @@ def _trainer(recipe: Recipe, run_dir, on_step=None, vocab=None):
 def test_resume_is_bitwise_identical(tmp_path, model_type, objective):
     torch.set_num_threads(1)
     corpus = write_corpus(tmp_path / "corpus")
-    recipe = from_dict(Recipe, tiny_recipe(corpus, model={"type": model_type, "dropout": 0.1}, objective=objective))
+    recipe = from_dict(Recipe, tiny_recipe(corpus, model={"type": model_type, "decoder": {"dropout": 0.1}},
+                                           objective=objective))
 
     whole = _trainer(recipe, tmp_path / "whole")
     whole.fit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,7 +13,8 @@ from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model
 from textvae.models.vae import TextVAE
-from textvae.training.checkpoint import load_weights
+from textvae.models.weights import load_weights
+from textvae.run import Run
 
 
 def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "valid", "test"),
@@ -44,39 +44,9 @@ def resolve_device(name: str) -> str:
     return name
 
 
-@dataclass
-class Run:
-    """A run folder: config.yaml, vocab.txt, checkpoint.pt, best.safetensors, metrics.jsonl, report.json."""
-
-    path: Path
-
-    @property
-    def config(self) -> Path:
-        return self.path / "config.yaml"
-
-    @property
-    def vocab(self) -> Path:
-        return self.path / "vocab.txt"
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.path / "checkpoint.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.path / "best.safetensors"
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / "metrics.jsonl"
-
-    @property
-    def report(self) -> Path:
-        return self.path / "report.json"
-
-
 def load_run(path: str | Path, device: str | None = None) -> tuple[Recipe, Vocab, TextVAE]:
-    """Reopen a trained run: its recipe, vocabulary and best weights, on ``device`` (default: the recipe's)."""
+    """Reopen a trained run: its recipe, vocabulary and best weights, on ``device`` (default: the recipe's). The
+    model is in eval mode with gradients off: for inference only, and safe to share between threads."""
     run = Run(Path(path))
     if not run.path.is_dir() or not run.config.is_file():
         raise TextVAEError(f"{run.path}: not a run folder (no config.yaml)")
@@ -84,4 +54,5 @@ def load_run(path: str | Path, device: str | None = None) -> tuple[Recipe, Vocab
     vocab = Vocab.load(run.vocab)
     model = build_model(recipe.model, len(vocab))
     load_weights(run.best, model, vocab.fingerprint)
-    return recipe, vocab, model.to(resolve_device(device or recipe.train.device))
+    model.requires_grad_(False)
+    return recipe, vocab, model.to(resolve_device(device or recipe.train.device)).eval()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from textvae.data.vocab import EOS
-from textvae.decoding.common import banned_tokens, start, strip_eos
+from textvae.decoding.common import banned_tokens, forced_at, last_forced, start, strip_eos
 from textvae.models.vae import TextVAE, eval_mode
 
 
@@ -36,14 +36,15 @@ class Hypotheses:
 
 
 def _extensions(logp: torch.Tensor, scores: torch.Tensor, t: int, max_len: int, banned: list[int],
-                forced: torch.Tensor | None, finished: torch.Tensor) -> torch.Tensor:
+                forced: torch.Tensor | None, last: torch.Tensor | None, finished: torch.Tensor) -> torch.Tensor:
     """Scores of every one-token extension at step t, (B, W, V), computed in place in the step's
     log-probabilities ``logp`` (B, W, V) (large: every pass over it counts): hypothesis scores (B, W) plus
     log p(token); banned tokens -inf; only </s> at the last step; only the forced token where one is given
-    (even a banned one); finished hypotheses (B, W) extended by </s> at no cost, or dropped where a word is
-    forced."""
+    (even a banned one); no </s> before a sentence's last forced position ``last`` (B,); finished hypotheses (B, W)
+    extended by </s> at no cost, or dropped where a token is forced (a forced </s> at t: the sentence ends
+    exactly there)."""
     neg = float("-inf")
-    f = forced[:, t] if forced is not None and t < forced.shape[1] else None
+    f = forced_at(forced, t)
     rows = None if f is None else (f >= 0).nonzero()[:, 0]
     width = logp.shape[1]
     drop = None
@@ -51,8 +52,10 @@ def _extensions(logp: torch.Tensor, scores: torch.Tensor, t: int, max_len: int, 
         tok = f[rows].view(-1, 1, 1).expand(-1, width, 1)
         forced_logp = logp[rows].gather(-1, tok)
         drop = torch.zeros_like(finished)
-        drop[rows] = finished[rows] & (f[rows] != EOS).unsqueeze(1)  # an ended sentence cannot take a word
+        drop[rows] = finished[rows]  # a sentence that has ended cannot take a forced word, nor end again here
     logp[..., banned] = neg
+    if last is not None:
+        logp[t < last, :, EOS] = neg
     if t == max_len - 1:
         eos = logp[..., EOS].clone()
         logp.fill_(neg)[..., EOS] = eos
@@ -80,8 +83,10 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
         zr = z.repeat_interleave(width, 0) if z is not None else None
         state, tok = start(model, zr, B * width)
         device = tok.device
+        last = None
         if forced is not None:
             forced = forced.to(device)
+            last = last_forced(forced)
         scores = torch.full((B, width), float("-inf"), device=device)
         scores[:, 0] = 0.0  # one live hypothesis per sentence to start with
         finished = torch.zeros(B, width, dtype=torch.bool, device=device)
@@ -92,7 +97,7 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
             logits, state = model.decoder.step(tok, state, zr)
             logp = logits.float().log_softmax(-1).view(B, width, -1)
             V = logp.shape[-1]
-            ext = _extensions(logp, scores, t, max_len, banned, forced, finished)
+            ext = _extensions(logp, scores, t, max_len, banned, forced, last, finished)
             scores, idx = ext.view(B, -1).topk(width, dim=-1)
             beam, tok2 = idx // V, idx % V
             history = torch.cat([history.gather(1, beam.unsqueeze(-1).expand(-1, -1, t)), tok2.unsqueeze(-1)], -1)

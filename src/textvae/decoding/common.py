@@ -27,19 +27,41 @@ def strip_eos(rows: list[list[int]]) -> list[list[int]]:
     return [row[: row.index(EOS)] if EOS in row else row for row in rows]
 
 
+def forced_at(forced: torch.Tensor | None, t: int) -> torch.Tensor | None:
+    """Column t of ``forced`` (B, T) (the token each row must emit at step t, -1 where free), or None past T."""
+    return forced[:, t] if forced is not None and t < forced.shape[1] else None
+
+
+def last_forced(forced: torch.Tensor) -> torch.Tensor:
+    """(B,) the last position with a forced token in each row of ``forced`` (B, T), -1 where none: a row may not
+    end before it."""
+    pos = torch.arange(forced.shape[1], device=forced.device)
+    return torch.where(forced >= 0, pos, torch.full_like(pos, -1)).amax(1)
+
+
 def decode_loop(model: TextVAE, z: torch.Tensor | None, pick: Callable[[torch.Tensor], torch.Tensor],
-                max_len: int, batch_size: int, ban_unk: bool) -> list[list[int]]:
+                max_len: int, batch_size: int, ban_unk: bool, forced: torch.Tensor | None = None) -> list[list[int]]:
     """Left-to-right decoding of B rows at once: ``pick`` maps the step's logits (B, V), banned tokens at
-    -inf, to the next tokens (B,). Stops when every row has produced </s>; returns ids without </s>."""
+    -inf, to the next tokens (B,). ``forced`` (B, T) long: the token a row must emit at step t (even a banned
+    one; -1 where free; </s> at t: the row ends exactly there); a row cannot end before its last forced token.
+    Stops when every row has produced </s>; returns ids without </s>."""
     banned = banned_tokens(ban_unk)
     with eval_mode(model):
         state, tok = start(model, z, batch_size)
         done = torch.zeros_like(tok, dtype=torch.bool)
+        if forced is not None:
+            forced = forced.to(tok.device)
+            last = last_forced(forced)
         out = []
-        for _ in range(max_len):
+        for t in range(max_len):
             logits, state = model.decoder.step(tok, state, z)
             logits[:, banned] = float("-inf")
+            if forced is not None:
+                logits[t < last, EOS] = float("-inf")
             tok = pick(logits)
+            f = forced_at(forced, t)
+            if f is not None:
+                tok = torch.where(f >= 0, f, tok)
             out.append(torch.where(done, torch.full_like(tok, EOS), tok))
             done |= tok == EOS
             if bool(done.all()):

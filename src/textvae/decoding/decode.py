@@ -13,11 +13,11 @@ from textvae.decoding.sampling import sample_decode
 from textvae.models.vae import TextVAE
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DecodeOptions:
     """How to turn codes into sentences. ``method``: greedy (Bowman's deterministic decoding), beam (width 15
     as in AUTR and AutoGen), or sample (with temperature / top-k / top-p). ``batch_size``: codes decoded at
-    once (a beam uses batch_size x width rows)."""
+    once (a beam uses batch_size x width rows). Built by keyword: ``DecodeOptions(method="beam", width=5)``."""
 
     method: Literal["greedy", "beam", "sample"] = "greedy"
     max_len: int = 50
@@ -31,23 +31,39 @@ class DecodeOptions:
     batch_size: int = 256
 
 
-def decode(model: TextVAE, z: torch.Tensor | None, opts: DecodeOptions, n: int = 1) -> list[list[int]]:
-    """Sentences (token ids, no </s>) decoded from codes z (N, Z), or ``n`` sentences of a model without z."""
+def max_steps(model: TextVAE, max_len: int) -> int:
+    """``max_len`` clamped to the decoder's own limit (``decoder.max_len``, None: unbounded)."""
+    limit = getattr(model.decoder, "max_len", None)
+    return max_len if limit is None else min(max_len, limit)
+
+
+def decode(model: TextVAE, z: torch.Tensor | None, opts: DecodeOptions, n: int = 1,
+           forced: torch.Tensor | None = None) -> list[list[int]]:
+    """Sentences (token ids, no </s>) decoded from codes z (N, Z), or ``n`` sentences of a model without z.
+
+    ``forced`` (N, T) long: the token sentence i must have at position t (0-based; </s> allowed; -1 where free),
+    for constrained decoding (imputation). Beam search returns the best sentence that satisfies every forced
+    token; greedy and sampling emit the forced tokens; no method ends a sentence before its last forced token.
+    ``opts.max_len`` is clamped to the decoder's ``max_len``."""
     gen = torch.Generator(device=z.device if z is not None else next(model.parameters()).device)
     gen.manual_seed(opts.seed)
     total = z.shape[0] if z is not None else n
+    if forced is not None and forced.shape[0] != total:
+        raise ValueError(f"forced has {forced.shape[0]} rows for {total} sentences")
+    max_len = max_steps(model, opts.max_len)
     step = max(1, opts.batch_size // opts.width) if opts.method == "beam" else opts.batch_size
     out: list[list[int]] = []
     for i in range(0, total, step):
         zi = z[i : i + step] if z is not None else None
+        fi = forced[i : i + step] if forced is not None else None
         rows = min(step, total - i)
         if opts.method == "greedy":
-            out += greedy_decode(model, zi, opts.max_len, rows, opts.ban_unk)
+            out += greedy_decode(model, zi, max_len, rows, opts.ban_unk, fi)
         elif opts.method == "beam":
-            out += beam_search(model, zi, opts.width, opts.max_len, rows, opts.length_penalty, opts.ban_unk).best
+            out += beam_search(model, zi, opts.width, max_len, rows, opts.length_penalty, opts.ban_unk, fi).best
         elif opts.method == "sample":
-            out += sample_decode(model, zi, opts.max_len, rows, opts.temperature, opts.top_k, opts.top_p,
-                                 opts.ban_unk, gen)
+            out += sample_decode(model, zi, max_len, rows, opts.temperature, opts.top_k, opts.top_p,
+                                 opts.ban_unk, gen, fi)
         else:
             raise ValueError(f"unknown decoding method {opts.method!r}")
     return out

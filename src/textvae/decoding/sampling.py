@@ -30,11 +30,12 @@ def truncate_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int =
 
 def sample_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, batch_size: int = 1,
                   temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, ban_unk: bool = False,
-                  generator: torch.Generator | None = None) -> list[list[int]]:
+                  generator: torch.Generator | None = None, forced: torch.Tensor | None = None) -> list[list[int]]:
     """Sample x ~ p(x | z) token by token from codes z (B, Z) (``batch_size`` rows without z), through
-    :func:`truncate_logits`. Returns token ids without </s>; stops when every row has ended."""
+    :func:`truncate_logits`. Returns token ids without </s>; stops when every row has ended. ``forced``: see
+    :func:`textvae.decoding.common.decode_loop`."""
     def pick(logits: torch.Tensor) -> torch.Tensor:
         probs = truncate_logits(logits, temperature, top_k, top_p).softmax(-1)
         return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
-    return decode_loop(model, z, pick, max_len, batch_size, ban_unk)
+    return decode_loop(model, z, pick, max_len, batch_size, ban_unk, forced)

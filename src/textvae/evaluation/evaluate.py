@@ -11,7 +11,7 @@ from textvae.config import EvalConfig
 from textvae.data.batching import bucket_order, iterate_batches
 from textvae.data.corpus import Split
 from textvae.evaluation.estimators import active_units, mutual_info, mutual_info_minibatch, nll_iw
-from textvae.models.vae import TextVAE
+from textvae.models.vae import TextVAE, eval_mode
 from textvae.progress import PlainProgress, progress_bar
 
 MU_RANGE, MU_BINS = 4.0, 40
@@ -24,7 +24,6 @@ def mu_histogram(mu: torch.Tensor) -> dict:
     return {"lo": -MU_RANGE, "hi": MU_RANGE, "counts": [int(c) for c in counts.tolist()]}
 
 
-@torch.no_grad()
 def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 128, device: str = "cpu",
              iw_samples: int | None = None, show_progress: bool | None = None) -> dict:
     """Metrics of ``model`` on ``split``; every figure in nats per sentence unless named ppl_*.
@@ -32,9 +31,13 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
     VAE: rec (one z ~ q(z|x) per sentence), kl (analytic), neg_elbo = rec + kl, nll_iw (K samples),
     ppl_elbo = exp(sum neg_elbo / tokens), ppl_iw = exp(sum nll_iw / tokens), mi (variant named in
     mi_variant), au. RNNLM: nll and ppl, exact. Autoencoder: rec and au. Tokens count </s>, not <s>.
-    ``iw_samples`` = 0 skips nll_iw (validation during training)."""
-    was_training = model.training
-    model.eval()
+    ``iw_samples`` = 0 skips nll_iw (validation during training). Runs under ``eval_mode``."""
+    with eval_mode(model):
+        return _evaluate(model, split, cfg, batch_size, device, iw_samples, show_progress)
+
+
+def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, device: str, iw_samples: int | None,
+              show_progress: bool | None) -> dict:
     k = cfg.iw_samples if iw_samples is None else iw_samples
     # separate streams: rec's one-sample draws do not depend on K, nor nll_iw's on the rec pass
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -91,5 +94,4 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
         out["au"] = active_units(all_mu, cfg.au_threshold)[0]
         out["mu_hist"] = mu_histogram(all_mu)
     out["seconds"] = time.perf_counter() - start
-    model.train(was_training)
     return out

@@ -1,21 +1,25 @@
-"""Build a TextVAE from a ModelConfig."""
+"""Build a TextVAE from a ModelConfig: the encoder and decoder from their tables by kind, the latent by type."""
 
 from __future__ import annotations
 
-from textvae.config import ModelConfig
-from textvae.models.decoder import LSTMDecoder
-from textvae.models.encoder import LSTMEncoder
+from torch import nn
+
+from textvae.config.model import ModelConfig
+from textvae.models.decoders import build_decoder
+from textvae.models.encoders import build_encoder
 from textvae.models.latent import DeterministicLatent, GaussianLatent
 from textvae.models.vae import TextVAE
 
+LATENTS: dict[str, type[nn.Module]] = {"vae": GaussianLatent, "ae": DeterministicLatent}
+"""Model type -> latent class, built as ``cls(in_dim, z_dim)`` (the language model ``lm`` has none)."""
+
 
 def build_model(cfg: ModelConfig, vocab_size: int) -> TextVAE:
+    """The model ``cfg`` describes over a vocabulary of ``vocab_size``: ``lm`` is a decoder alone, ``vae`` and
+    ``ae`` an encoder, a Gaussian or deterministic latent of ``latent_dim`` and a decoder conditioned on it."""
     z_dim = 0 if cfg.type == "lm" else cfg.latent_dim
-    decoder = LSTMDecoder(vocab_size, cfg.embed_dim, cfg.hidden_dim, z_dim, cfg.z_to_init, cfg.z_concat,
-                          cfg.inputless, cfg.dropout, cfg.layer_norm)
+    decoder = build_decoder(cfg.decoder, vocab_size, z_dim)  # built first: the weights of a seed stay as they were
     if cfg.type == "lm":
         return TextVAE(None, None, decoder)
-    encoder = LSTMEncoder(vocab_size, cfg.encoder_embed_dim or cfg.embed_dim, cfg.encoder_hidden_dim or cfg.hidden_dim,
-                          cfg.bidirectional, cfg.layer_norm)
-    latent_cls = GaussianLatent if cfg.type == "vae" else DeterministicLatent
-    return TextVAE(encoder, latent_cls(encoder.out_dim, z_dim), decoder)
+    encoder = build_encoder(cfg.encoder, vocab_size)
+    return TextVAE(encoder, LATENTS[cfg.type](encoder.out_dim, z_dim), decoder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -17,16 +17,23 @@ from textvae.data.batching import Batch
 @dataclass
 class Output:
     """One forward pass. rec (B,) = -log p(x|z) in nats per sentence; kl (B, Z) per dimension (zeros for the
-    AE and the RNNLM); mu, logvar (B, Z) or None; z (B, Z) or None."""
+    AE, (B, 0) for the RNNLM); mu, logvar (B, Z) or None; z (B, Z) or None; aux: the decoder's auxiliary heads
+    by name, each (B,) nats per sentence scored like rec (empty unless asked for)."""
 
     rec: torch.Tensor
     kl: torch.Tensor
     mu: torch.Tensor | None
     logvar: torch.Tensor | None
     z: torch.Tensor | None
+    aux: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class TextVAE(nn.Module):
+    """encoder -> latent -> decoder (``textvae.models.interface``); no encoder and latent: the language model.
+
+    ``posterior(batch)`` gives q(z|x); ``rec(batch, z)`` scores sentences under p(x|z); ``forward(batch)`` draws
+    one z per sentence and returns an :class:`Output`."""
+
     def __init__(self, encoder: nn.Module | None, latent: nn.Module | None, decoder: nn.Module):
         super().__init__()
         self.encoder, self.latent, self.decoder = encoder, latent, decoder
@@ -49,38 +56,54 @@ class TextVAE(nn.Module):
     def z_dim(self) -> int:
         return self.latent.z_dim if self.latent is not None else 0
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
     def posterior(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """q(z|x): mu (B, Z) and logvar (B, Z) (None for the autoencoder)."""
         return self.latent(self.encoder(batch.tgt, batch.lengths))
 
-    def rec(self, batch: Batch, z: torch.Tensor | None, inp: torch.Tensor | None = None) -> torch.Tensor:
-        """-log p(x | z) per sentence, (B,) nats, counting </s>. Logits are computed only at real tokens,
-        so padding costs nothing in the softmax. ``inp`` overrides the decoder input (word dropout)."""
-        h = self.decoder.hidden(batch.inp if inp is None else inp, z)
+    def score(self, h: torch.Tensor, batch: Batch, head: str = "main") -> torch.Tensor:
+        """-log p(x) per sentence (B,) nats, </s> counted, from decoder states h (B, L, H) aligned with the batch,
+        through the decoder's output layer ``head``. Logits are computed only at real tokens, so padding costs
+        nothing in the softmax."""
         mask = batch.mask
-        logits = self.decoder.logits(h[mask])
+        logits = self.decoder.logits(h[mask], head)
         tok = F.cross_entropy(logits.float(), batch.tgt[mask], reduction="none")
         rows = torch.arange(batch.size, device=tok.device).unsqueeze(1).expand_as(mask)[mask]
         return torch.zeros(batch.size, device=tok.device).index_add_(0, rows, tok)
 
-    def forward(self, batch: Batch, inp: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> Output:
-        """One-sample reconstruction and analytic KL."""
-        if not self.has_latent:
-            rec = self.rec(batch, None, inp)
-            return Output(rec, rec.new_zeros(batch.size, 0), None, None, None)
-        mu, logvar = self.posterior(batch)
-        z = self.latent.sample(mu, logvar, generator=generator)
-        return Output(self.rec(batch, z, inp), self.latent.kl(mu, logvar), mu, logvar, z)
+    def rec(self, batch: Batch, z: torch.Tensor | None, inp: torch.Tensor | None = None) -> torch.Tensor:
+        """-log p(x | z) per sentence, (B,) nats, counting </s>. ``inp`` overrides the decoder input (word
+        dropout)."""
+        return self.score(self.decoder(batch.inp if inp is None else inp, z).h, batch)
+
+    def forward(self, batch: Batch, inp: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                aux: bool = False) -> Output:
+        """One-sample reconstruction and analytic KL; with ``aux``, the decoder's auxiliary heads scored too."""
+        z = mu = logvar = None
+        if self.has_latent:
+            mu, logvar = self.posterior(batch)
+            z = self.latent.sample(mu, logvar, generator=generator)
+        out = self.decoder(batch.inp if inp is None else inp, z, aux=aux)
+        rec = self.score(out.h, batch)
+        heads = {name: self.score(h, batch, name) for name, h in out.aux.items()}
+        kl = self.latent.kl(mu, logvar) if self.has_latent else rec.new_zeros(batch.size, 0)
+        return Output(rec, kl, mu, logvar, z, heads)
 
 
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """The model in eval mode with autograd off inside; its previous mode restored after."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
+    """The model in eval mode with autograd off inside. A model in training mode is switched and switched back
+    after; a model already in eval mode is left alone, so threads that share a loaded model (``load_run`` gives
+    it in eval mode) never race on its mode."""
+    with torch.no_grad():
+        if not model.training:
             yield model
-    finally:
-        model.train(was_training)
+            return
+        model.eval()
+        try:
+            yield model
+        finally:
+            model.train()

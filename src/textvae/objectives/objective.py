@@ -115,7 +115,7 @@ class Objective(nn.Module):
             if cfg.mu_forcing.beta > 0:
                 terms.append(MuForcing(cfg.mu_forcing.beta))
         if model.has_latent and cfg.bow.weight > 0:
-            terms.append(BagOfWords(cfg.bow, model.z_dim, model.decoder.out.out_features))
+            terms.append(BagOfWords(cfg.bow, model.z_dim, model.decoder.vocab_size))
         return cls(terms, keep=cfg.word_dropout.keep)
 
     def forward(self, model: TextVAE, batch: Batch, step: int) -> tuple[torch.Tensor, dict]:

@@ -19,15 +19,15 @@ from textvae.data.corpus import Split
 from textvae.data.vocab import Vocab
 from textvae.evaluation.evaluate import evaluate
 from textvae.models.vae import TextVAE
+from textvae.models.weights import save_weights
 from textvae.objectives.objective import Objective
-from textvae.pipeline import Run
 from textvae.progress import progress_bar
+from textvae.run import Run
 from textvae.training.checkpoint import (
     load_checkpoint,
     pad_optimizer_state,
     rng_state,
     save_checkpoint,
-    save_weights,
     set_rng_state,
 )
 
@@ -112,6 +112,18 @@ class Trainer:
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
                       "train_seconds": 0.0, "train_tokens": 0}
         self.writer = None
+
+    def describe(self) -> str:
+        """One line: the run folder, model type and size, vocabulary, training sentences and device."""
+        return (f"{self.run.path}: {self.recipe.model.type} with {self.model.n_params:,} parameters, vocabulary "
+                f"{len(self.vocab)}, {len(self.splits['train'])} training sentences, device {self.device}")
+
+    def summary(self) -> dict:
+        """Optimiser steps, epochs, training wall time (s) and target tokens so far, and tokens per second."""
+        st = self.state
+        return {"steps": st["step"], "epochs": st["epoch"], "train_seconds": st["train_seconds"],
+                "train_tokens": st["train_tokens"],
+                "tokens_per_s": st["train_tokens"] / max(st["train_seconds"], 1e-9)}
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def save(self) -> None:

@@ -1,4 +1,4 @@
-"""Decoders: p(x | z) autoregressively. The LSTM decoder also serves as the RNNLM (no z)."""
+"""The LSTM decoder (Bowman et al. 2016): p(x | z) word by word; without z it is the RNNLM."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textvae.data.vocab import BOS, PAD, UNK
+from textvae.models.interface import DecoderOutput
 
 ALIGN = 32
 
@@ -22,10 +23,9 @@ class LSTMDecoder(nn.Module):
     z (if ``z_dim`` > 0) sets the initial state (``z_to_init``) and/or is concatenated to every input
     (``z_concat``). ``inputless``: every conditioned-on word is replaced by <unk> (word keep rate 0), at
     training and test time alike. ``layer_norm``: LayerNorm (Ba et al. 2016) on the LSTM outputs, before the
-    output layer (mu-Forcing's set-up; ``docs/design.md`` says why not inside the cell). Interface used by the
-    model and by decoding:
-    ``hidden(inp, z) -> (B, L, H)``, ``logits(h) -> (..., V)``, ``init_state(z, B)``, ``step(tok, state, z)``,
-    ``reorder_state(state, index)``.
+    output layer (mu-Forcing's set-up; ``docs/design.md`` says why not inside the cell). Implements
+    ``textvae.models.interface.Decoder``: no auxiliary heads, no length limit; the state is the LSTM's (h, c),
+    each (1, B, H).
 
     The output layer's input is zero-padded from H to a multiple of 32 (191 -> 192): an odd inner dimension
     makes the three 10k-word GEMMs of a training step up to 1.7x slower on CPU (``benchmarks/speed.md``).
@@ -33,8 +33,12 @@ class LSTMDecoder(nn.Module):
     function with the same trainable parameters; weights saved without the padding load unchanged.
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, z_dim: int = 0, z_to_init: bool = True,
-                 z_concat: bool = False, inputless: bool = False, dropout: float = 0.0, layer_norm: bool = False):
+    aux_heads: tuple[str, ...] = ()
+    max_len: int | None = None
+
+    def __init__(self, vocab_size: int, *, z_dim: int = 0, embed_dim: int = 353, hidden_dim: int = 191,
+                 z_to_init: bool = True, z_concat: bool = False, inputless: bool = False, dropout: float = 0.0,
+                 layer_norm: bool = False):
         super().__init__()
         self.z_dim, self.hidden_dim = z_dim, hidden_dim
         self.z_to_init = z_to_init and z_dim > 0
@@ -51,6 +55,10 @@ class LSTMDecoder(nn.Module):
             self.out.weight.uniform_(-bound, bound)[:, hidden_dim:] = 0.0
             self.out.bias.uniform_(-bound, bound)
         self.register_load_state_dict_pre_hook(self._pad_out_weight)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.out.out_features
 
     @property
     def padding_params(self) -> int:
@@ -78,15 +86,17 @@ class LSTMDecoder(nn.Module):
         h, c = self.init(z).chunk(2, dim=-1)
         return torch.tanh(h).unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()
 
-    def hidden(self, inp: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
-        """inp (B, L) token ids, z (B, Z) or None -> LSTM outputs (B, L, H). Causal: padding at the end of a
-        row cannot change that row's earlier outputs."""
+    def forward(self, inp: torch.Tensor, z: torch.Tensor | None, aux: bool = False) -> DecoderOutput:
+        """Teacher forcing: inp (B, L) token ids, z (B, Z) or None -> LSTM outputs (B, L, H), no auxiliary heads.
+        Causal: padding at the end of a row cannot change that row's earlier outputs."""
         state = self.init_state(z, inp.shape[0], inp.device)
         out, _ = self.lstm(self._inputs(inp, z), tuple(s.to(self.embed.weight.dtype) for s in state))
-        return self.drop(self.norm(out))
+        return DecoderOutput(self.drop(self.norm(out)), {})
 
-    def logits(self, h: torch.Tensor) -> torch.Tensor:
+    def logits(self, h: torch.Tensor, head: str = "main") -> torch.Tensor:
         """h (..., H) -> logits (..., V)."""
+        if head != "main":
+            raise KeyError(f"the LSTM decoder has no auxiliary head {head!r}")
         pad = self.out.in_features - h.shape[-1]
         return self.out(F.pad(h, (0, pad)) if pad else h)
 

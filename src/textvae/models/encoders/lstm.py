@@ -1,4 +1,4 @@
-"""Encoders: a sentence (B, L) -> a summary vector (B, out_dim) that a latent maps to q(z|x)."""
+"""The LSTM encoder: a sentence (B, L) -> a summary vector (B, out_dim) that a latent maps to q(z|x)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class LSTMEncoder(nn.Module):
     state after the last word and the backward state after the first, concatenated (2 x hidden_dim).
     ``layer_norm``: LayerNorm (Ba et al. 2016) on the summary."""
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, bidirectional: bool = False,
+    def __init__(self, vocab_size: int, *, embed_dim: int = 353, hidden_dim: int = 191, bidirectional: bool = False,
                  layer_norm: bool = False):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)

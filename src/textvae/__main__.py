@@ -1,0 +1,5 @@
+"""python -m textvae"""
+
+from textvae.cli import main
+
+main()

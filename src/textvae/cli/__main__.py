@@ -1,0 +1,5 @@
+"""python -m textvae.cli"""
+
+from textvae.cli import main
+
+main()

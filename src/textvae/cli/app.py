@@ -1,0 +1,74 @@
+"""The Typer app every command registers on, the one error style they share, and the options they have in
+common. Command modules import from here; nothing here imports a command module (no import circle)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from textvae.errors import TextVAEError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Variational autoencoders of sentences.")
+
+
+def fail(message: str) -> None:
+    """Print ``error: message`` (one line) to stderr and exit with status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def command(name: str | None = None) -> Callable:
+    """Register a command on the app with the one error style of the CLI: a TextVAEError or a ValueError from
+    the body (bad input: a file, an option, a recipe value) becomes ``error: <message>`` on stderr and exit
+    status 2, with no traceback."""
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (TextVAEError, ValueError) as exc:
+                fail(str(exc))
+
+        return app.command(name)(guarded)
+
+    return register
+
+
+def emit(as_json: bool, obj: Any, lines: list[str]) -> None:
+    """Print ``obj`` as JSON with ``--json``, else the plain-text ``lines``."""
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False) if as_json else "\n".join(lines))
+
+
+RUN = typer.Argument(..., help="Run folder (its best weights are used).")
+AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+DEVICE = typer.Option(None, help="auto, cpu, cuda, cuda:N (default: the recipe's).")
+METHOD = typer.Option("greedy", help="greedy, beam or sample.")
+WIDTH = typer.Option(15, help="Beam width.")
+TEMPERATURE = typer.Option(1.0, help="Sampling temperature.")
+TOP_K = typer.Option(0, help="Sample from the k most probable words only (0: all).")
+TOP_P = typer.Option(1.0, help="Sample from the smallest set of words with this much probability (1: all).")
+LENGTH_PENALTY = typer.Option(0.0, help="Beam: rank finished sentences by log p / length**a (0: by log p).")
+MAX_LEN = typer.Option(50, help="Longest decode, in tokens.")
+ALLOW_UNK = typer.Option(False, "--allow-unk", help="Let decodes contain <unk>.")
+SEED = typer.Option(0, help="Random seed (prior codes, posterior samples, sampling).")
+SPLIT = typer.Option("test", help="train, valid or test.")
+
+
+def decode_options(method: str = "greedy", width: int = 15, temperature: float = 1.0, top_k: int = 0,
+                   top_p: float = 1.0, max_len: int = 50, allow_unk: bool = False, seed: int = 0,
+                   length_penalty: float = 0.0):
+    """DecodeOptions from the decoding options of a command, each range-checked with a one-line error."""
+    from textvae.decoding import DecodeOptions
+
+    if method not in ("greedy", "beam", "sample"):
+        raise TextVAEError(f"--method: must be greedy, beam or sample, got '{method}'")
+    for name, ok in (("--width", width >= 1), ("--temperature", temperature > 0), ("--top-k", top_k >= 0),
+                     ("--top-p", 0 < top_p <= 1), ("--max-len", max_len >= 1)):
+        if not ok:
+            raise TextVAEError(f"{name}: out of range")
+    return DecodeOptions(method=method, max_len=max_len, ban_unk=not allow_unk, width=width,
+                         length_penalty=length_penalty, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)

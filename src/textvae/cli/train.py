@@ -1,0 +1,74 @@
+"""`textvae train | evaluate | plot`: training a run, its metrics on a split, and its curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from textvae.atomic import write_json_atomic
+from textvae.cli.app import AS_JSON, DEVICE, SPLIT, command
+from textvae.cli.format import format_metrics, format_showcase
+from textvae.errors import TextVAEError
+
+
+def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None) -> tuple[object, dict]:
+    """The session of a run and its metrics on ``split``, saved to RUN/eval_SPLIT.json."""
+    from textvae.session import evaluate_split, open_run
+
+    s = open_run(run, device)
+    metrics = evaluate_split(s, split, iw_samples)
+    write_json_atomic(run / f"eval_{split}.json", metrics)
+    return s, metrics
+
+
+@command()
+def train(
+    recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<recipe name>)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Resume the run in this folder."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe value, e.g. train.epochs=3."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N (overrides the recipe)."),
+    iw_samples: Optional[int] = typer.Option(None, help="K for the final test nll_iw (default: recipe)."),
+) -> None:
+    """Train a model; write config, vocabulary, checkpoints, metrics log and final test report to the run."""
+    from textvae.session import showcase
+    from textvae.training.launch import resume_run, start_run
+
+    if resume is not None and (recipe is not None or set_):
+        raise TextVAEError("--resume continues a run with its own config.yaml: give no RECIPE and no --set")
+    if resume is None and recipe is None:
+        raise TextVAEError("give a RECIPE file or --resume RUN")
+    trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
+    typer.echo(trainer.describe())
+    trainer.fit()
+    s, report = _evaluate(trainer.run.path, "test", iw_samples, device)
+    typer.echo(format_metrics(report))
+    typer.echo(format_showcase(showcase(s, "test", s.recipe.eval.n_samples, s.recipe.eval.seed)))
+    report.update(trainer.summary())
+    write_json_atomic(trainer.run.report, report)
+
+
+@command("evaluate")
+def evaluate_cmd(
+    run: Path = typer.Argument(..., help="Run folder."),
+    split: str = SPLIT,
+    iw_samples: Optional[int] = typer.Option(None, help="K importance samples for nll_iw (default: recipe, 500)."),
+    device: Optional[str] = DEVICE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Print and save (RUN/eval_SPLIT.json) the full metric set of a run's best model on a split."""
+    if split not in ("train", "valid", "test"):
+        raise TextVAEError(f"--split: must be train, valid or test, got '{split}'")
+    _, metrics = _evaluate(run, split, iw_samples, device)
+    typer.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(metrics))
+
+
+@command()
+def plot(run: Path = typer.Argument(..., help="Run folder.")) -> None:
+    """Plot a run's training log to RUN/plots/training.png (losses, KL share, mi and au, distribution of mu)."""
+    from textvae.plots import plot_run
+
+    typer.echo(f"wrote {plot_run(run)}")

@@ -1,0 +1,34 @@
+"""Recipes: YAML files loaded strictly into the dataclasses of ``sections`` (data, objective, training,
+evaluation) and ``model`` (model type, latent, encoder and decoder chosen by kind). Imports no torch."""
+
+from textvae.config.loader import check_ranges, from_dict, load_recipe, recipe_to_yaml
+from textvae.config.model import (
+    DECODER_KINDS,
+    ENCODER_KINDS,
+    FlatModelConfig,
+    LSTMDecoderConfig,
+    LSTMEncoderConfig,
+    ModelConfig,
+    kind_options,
+    upgrade_flat_model,
+)
+from textvae.config.sections import (
+    AutoGenConfig,
+    BowConfig,
+    DataConfig,
+    EvalConfig,
+    FreeBitsConfig,
+    KLWeightConfig,
+    MuForcingConfig,
+    ObjectiveConfig,
+    Recipe,
+    TrainConfig,
+    WordDropoutConfig,
+)
+
+__all__ = [
+    "DECODER_KINDS", "ENCODER_KINDS", "AutoGenConfig", "BowConfig", "DataConfig", "EvalConfig", "FlatModelConfig",
+    "FreeBitsConfig", "KLWeightConfig", "LSTMDecoderConfig", "LSTMEncoderConfig", "ModelConfig", "MuForcingConfig",
+    "ObjectiveConfig", "Recipe", "TrainConfig", "WordDropoutConfig", "check_ranges", "from_dict", "kind_options",
+    "load_recipe", "recipe_to_yaml", "upgrade_flat_model",
+]

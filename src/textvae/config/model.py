@@ -1,0 +1,132 @@
+"""The model section of a recipe: the model type, the latent size, and an encoder and a decoder chosen by kind.
+
+```yaml
+model:
+  type: vae                     # vae (Gaussian latent), ae (deterministic code), lm (no encoder, no latent)
+  latent_dim: 13
+  encoder: {kind: lstm, embed_dim: 353, hidden_dim: 191}
+  decoder: {kind: lstm, embed_dim: 353, hidden_dim: 191, z_to_init: true}
+```
+
+Each kind is a dataclass whose ``kind`` field names it; the loader picks the dataclass from the section's ``kind``
+(default: the first registered kind) and then loads it strictly, so a key that the chosen kind does not have is
+an error naming it. A new kind is a dataclass here, registered in :data:`ENCODER_KINDS` or :data:`DECODER_KINDS`,
+and a builder in ``textvae.models.encoders`` or ``textvae.models.decoders`` whose keyword arguments are the
+dataclass's fields. Nothing here imports torch.
+
+Recipes and run folders written before the kinds existed have a flat model section (``embed_dim``,
+``hidden_dim``, ``z_concat``, ... directly under ``model``); :func:`upgrade_flat_model` turns one into the
+nested shape, checked as strictly as before (``docs/design.md``, "The config shape").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class LSTMEncoderConfig:
+    """A one-layer LSTM reading the sentence; its summary is the state after the last word."""
+
+    kind: Literal["lstm"] = "lstm"
+    embed_dim: int = 353
+    hidden_dim: int = 191
+    bidirectional: bool = False
+    """Also read right to left: the summary is the last forward and first backward states (2 x hidden)."""
+    layer_norm: bool = False
+    """LayerNorm on the summary (mu-Forcing's set-up)."""
+
+
+@dataclass
+class LSTMDecoderConfig:
+    """A one-layer LSTM language model conditioned on z (Bowman et al. 2016); with ``type: lm``, the RNNLM."""
+
+    kind: Literal["lstm"] = "lstm"
+    embed_dim: int = 353
+    hidden_dim: int = 191
+    z_to_init: bool = True
+    """Map z to the initial LSTM state."""
+    z_concat: bool = False
+    """Concatenate z to the input at every step."""
+    inputless: bool = False
+    """See no previous words (every input is <unk>), at training and test time."""
+    dropout: float = 0.0
+    """Dropout on the embeddings and the LSTM outputs."""
+    layer_norm: bool = False
+    """LayerNorm on the LSTM outputs (mu-Forcing's set-up)."""
+
+
+ENCODER_KINDS: dict[str, type] = {"lstm": LSTMEncoderConfig}
+"""Encoder kind -> its config dataclass (the first is the default)."""
+DECODER_KINDS: dict[str, type] = {"lstm": LSTMDecoderConfig}
+"""Decoder kind -> its config dataclass (the first is the default)."""
+
+EncoderConfig = LSTMEncoderConfig
+"""Any encoder config (a union as kinds are added)."""
+DecoderConfig = LSTMDecoderConfig
+"""Any decoder config (a union as kinds are added)."""
+
+
+@dataclass
+class ModelConfig:
+    type: Literal["vae", "ae", "lm"] = "vae"
+    """vae: Gaussian latent; ae: deterministic sequence autoencoder; lm: language model (no encoder, no latent:
+    the encoder section is ignored)."""
+    latent_dim: int = 13
+    encoder: EncoderConfig = field(default_factory=LSTMEncoderConfig, metadata={"kinds": ENCODER_KINDS})
+    decoder: DecoderConfig = field(default_factory=LSTMDecoderConfig, metadata={"kinds": DECODER_KINDS})
+
+
+def kind_options(cfg) -> dict:
+    """A kind's config as keyword arguments for its builder: every field but ``kind``."""
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "kind"}
+
+
+# --- the flat model section of textvae 0.1 --------------------------------------------------------------------
+
+
+@dataclass
+class FlatModelConfig:
+    """The model section as textvae 0.1 wrote it (LSTM encoder and decoder only), with its defaults."""
+
+    type: Literal["vae", "ae", "lm"] = "vae"
+    embed_dim: int = 353
+    hidden_dim: int = 191
+    encoder_embed_dim: int = 0
+    """0: same as embed_dim."""
+    encoder_hidden_dim: int = 0
+    """0: same as hidden_dim."""
+    latent_dim: int = 13
+    z_to_init: bool = True
+    z_concat: bool = False
+    inputless: bool = False
+    dropout: float = 0.0
+    bidirectional: bool = False
+    layer_norm: bool = False
+
+
+FLAT_ONLY = frozenset(f.name for f in dataclasses.fields(FlatModelConfig)) - {"type", "latent_dim"}
+
+
+def is_flat(section: dict) -> bool:
+    """Whether a model section uses a key that only the flat shape has."""
+    return any(k in FLAT_ONLY for k in section)
+
+
+def upgrade_flat_model(flat: FlatModelConfig) -> dict:
+    """The nested model section (a plain mapping) equivalent to a flat one: the same modules, sizes and options
+    (a language model has no encoder: its section keeps the defaults)."""
+    nested = {
+        "type": flat.type,
+        "latent_dim": flat.latent_dim,
+        "decoder": {"kind": "lstm", "embed_dim": flat.embed_dim, "hidden_dim": flat.hidden_dim,
+                    "z_to_init": flat.z_to_init, "z_concat": flat.z_concat, "inputless": flat.inputless,
+                    "dropout": flat.dropout, "layer_norm": flat.layer_norm},
+    }
+    if flat.type != "lm":
+        nested["encoder"] = {"kind": "lstm", "embed_dim": flat.encoder_embed_dim or flat.embed_dim,
+                             "hidden_dim": flat.encoder_hidden_dim or flat.hidden_dim,
+                             "bidirectional": flat.bidirectional, "layer_norm": flat.layer_norm}
+    return nested

@@ -1,0 +1,144 @@
+"""The sections of a recipe: data, objective, training and evaluation options, and the Recipe that holds them
+with the model section (``textvae.config.model``). Plain dataclasses; ``textvae.config.loader`` fills them from YAML
+strictly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from textvae.config.model import ModelConfig
+
+
+@dataclass
+class DataConfig:
+    corpus: str = "ptb"
+    """A registry name (see ``textvae.data.corpus.CORPORA``) or a folder holding train/valid/test files."""
+    tokenizer: Literal["word", "char"] = "word"
+    lower: bool = False
+    max_len: int = 0
+    """Drop training sentences with more tokens than this (0: keep all). Evaluation splits are never filtered."""
+    vocab_size: int = 0
+    """Most frequent words kept, specials included (0: no limit)."""
+    min_count: int = 1
+    batch_size: int = 32
+    """Sentences per training batch; batches hold sentences of similar length."""
+    eval_batch_size: int = 128
+
+
+@dataclass
+class KLWeightConfig:
+    schedule: Literal["constant", "linear", "sigmoid", "cyclical"] = "constant"
+    value: float = 1.0
+    """Constant weight (lambda; < 1 as in Alemi et al.), or the final weight of an annealing schedule."""
+    start: float = 0.0
+    """Weight at step 0 (linear)."""
+    steps: int = 10000
+    """linear: steps from ``start`` to ``value``; sigmoid: step of the midpoint is steps/2; cyclical: the
+    steps that the ``cycles`` cycles span (the weight stays at ``value`` after them)."""
+    rate: float = 0.0025
+    """sigmoid: slope k of value / (1 + exp(-k (step - steps/2)))."""
+    cycles: int = 4
+    """cyclical (Fu et al. 2019): number of cycles M."""
+    ratio: float = 0.5
+    """cyclical: fraction R of each cycle spent rising linearly from 0 to ``value``."""
+
+
+@dataclass
+class WordDropoutConfig:
+    keep: float = 1.0
+    """Probability k of keeping each conditioned-on word; the rest become <unk> (training only)."""
+
+
+@dataclass
+class AutoGenConfig:
+    m: float = 0.0
+    """AutoGen (1+m) factor on the reconstruction term; m = 0 is the plain ELBO."""
+
+
+@dataclass
+class MuForcingConfig:
+    beta: float = 0.0
+    """Margin on the batch spread of posterior means: max(0, beta - 1/(2N) sum ||mu_n - mean mu||^2); 0: off."""
+
+
+@dataclass
+class FreeBitsConfig:
+    per_dim: float = 0.0
+    """Free bits (Kingma et al. 2016): each dimension's batch-mean KL enters as max(per_dim, KL_d), nats."""
+    total: float = 0.0
+    """FB-all: the batch-mean total KL enters as max(total, KL), nats."""
+
+
+@dataclass
+class BowConfig:
+    weight: float = 0.0
+    """Bag-of-words loss (Zhao et al. 2017) weight; 0: off."""
+    hidden: int = 400
+    """Hidden units of the MLP z -> bag of words (0: a linear map)."""
+
+
+@dataclass
+class ObjectiveConfig:
+    kl_weight: KLWeightConfig = field(default_factory=KLWeightConfig)
+    word_dropout: WordDropoutConfig = field(default_factory=WordDropoutConfig)
+    autogen: AutoGenConfig = field(default_factory=AutoGenConfig)
+    mu_forcing: MuForcingConfig = field(default_factory=MuForcingConfig)
+    free_bits: FreeBitsConfig = field(default_factory=FreeBitsConfig)
+    bow: BowConfig = field(default_factory=BowConfig)
+
+
+@dataclass
+class TrainConfig:
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    epochs: int = 30
+    max_steps: int = 0
+    """Stop after this many optimiser steps (0: no limit)."""
+    clip_grad: float = 5.0
+    """Max global gradient norm (0: no clipping)."""
+    clip_value: float = 0.0
+    """Clip every gradient element to [-clip_value, clip_value] (mu-Forcing's element-wise clipping; 0: off).
+    Applied before ``clip_grad`` when both are set."""
+    lr_decay: float = 0.5
+    """Factor applied to the learning rate when validation loss plateaus (1: never decay)."""
+    lr_patience: int = 1
+    min_lr: float = 1e-5
+    early_stop: int = 5
+    """Stop after this many epochs without a better validation loss (0: never)."""
+    seed: int = 0
+    device: str = "auto"
+    """auto (CUDA when present), cpu, cuda, cuda:N."""
+    bf16: bool = False
+    """bfloat16 autocast for the forward pass."""
+    threads: int = 0
+    """torch CPU threads (0: torch default)."""
+    checkpoint_every: int = 200
+    """Steps between resumable checkpoints (also written at every epoch end)."""
+    log_every: int = 50
+    tensorboard: bool = False
+
+
+@dataclass
+class EvalConfig:
+    iw_samples: int = 500
+    """K importance samples for nll_iw."""
+    iw_tokens: int = 32768
+    """nll_iw decodes about this many target tokens (sentence-sample pairs x length) per forward pass."""
+    mi: Literal["dataset", "minibatch"] = "dataset"
+    au_threshold: float = 0.01
+    seed: int = 1234
+    n_samples: int = 5
+    """Prior samples and test reconstructions printed at the end of training."""
+
+
+@dataclass
+class Recipe:
+    name: str = "run"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)

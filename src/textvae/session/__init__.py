@@ -1,0 +1,26 @@
+"""Sessions: a trained run reopened for inference, and everything a user asks of it as functions that return
+JSON-ready data. The CLI prints these results; a web page or a notebook calls the same functions::
+
+    from textvae.session import open_run, sample, interpolate
+    s = open_run("runs/quick")
+    sample(s, n=5)["sentences"]
+    interpolate(s, "the company said it would sell", "he is a good man", steps=5)
+"""
+
+from textvae.session.core import Session, open_run
+from textvae.session.latent import (
+    analogy,
+    attribute_transfer,
+    check_codes_path,
+    encode,
+    generate_eval,
+    interpolate,
+    nearest,
+    reconstruct,
+    sample,
+    save_codes,
+)
+from textvae.session.report import evaluate_split, showcase
+
+__all__ = ["Session", "analogy", "attribute_transfer", "check_codes_path", "encode", "evaluate_split", "generate_eval",
+           "interpolate", "nearest", "open_run", "reconstruct", "sample", "save_codes", "showcase"]

@@ -1,0 +1,88 @@
+"""A trained run reopened for inference: its model, and the way between text and token ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from textvae.analysis.codes import posterior_codes, prior_codes
+from textvae.config import Recipe
+from textvae.data.corpus import Split, read_split, split_files
+from textvae.data.tokenize import detokenize, tokenize
+from textvae.data.vocab import Vocab
+from textvae.decoding import DecodeOptions, decode
+from textvae.errors import TextVAEError
+from textvae.models.vae import TextVAE
+from textvae.pipeline import load_run, load_splits
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class Session:
+    """A reopened run: ``ids(line)`` tokenizes as the run's recipe does (unknown words -> <unk>), ``text(ids)``
+    joins tokens back, ``codes(lines)`` gives the posterior means and log-variances (N, Z) on the run's device,
+    ``prior(n, seed)`` codes from N(0, I), ``decode(z, opts)`` the sentences of codes. The model is in eval mode
+    with gradients off (``load_run``): one Session can serve several threads."""
+
+    recipe: Recipe
+    vocab: Vocab
+    model: TextVAE
+    device: str
+    run_path: Path
+    _splits: dict[str, Split] = field(default_factory=dict, repr=False)
+
+    def ids(self, line: str) -> list[int]:
+        return self.vocab.encode(tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower))
+
+    def text(self, ids: list[int]) -> str:
+        return detokenize(self.vocab.decode(ids), self.recipe.data.tokenizer)
+
+    def require_latent(self) -> None:
+        """A TextVAEError for a run without codes (the RNNLM)."""
+        if not self.model.has_latent:
+            raise TextVAEError(f"{self.run_path}: this run is an RNNLM: it has no latent code")
+
+    def codes(self, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Posterior means and log-variances (None for the autoencoder) of text lines, (N, Z) each."""
+        return self.codes_of_ids([self.ids(s) for s in lines])
+
+    def codes_of_ids(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Posterior means and log-variances of token-id sentences (no specials), (N, Z) each, on the device."""
+        self.require_latent()
+        mu, logvar = posterior_codes(self.model, seqs, self.recipe.data.eval_batch_size, self.device)
+        return mu.to(self.device), None if logvar is None else logvar.to(self.device)
+
+    def prior(self, n: int, seed: int, stretch: float = 0.0) -> torch.Tensor | None:
+        """n codes z ~ N(0, I) on the run's device (see :func:`prior_codes`); None for an RNNLM, whose
+        decoders then take ``n`` rows without z."""
+        if not self.model.has_latent:
+            return None
+        return prior_codes(n, self.model.z_dim, torch.Generator().manual_seed(seed), stretch).to(self.device)
+
+    def decode(self, z: torch.Tensor | None, opts: DecodeOptions, n: int = 1,
+               forced: torch.Tensor | None = None) -> list[str]:
+        """Sentences decoded from codes z (N, Z) (``n`` sentences without z), as text."""
+        return [self.text(s) for s in decode(self.model, z, opts, n, forced)]
+
+    def split_lines(self, split: str) -> list[str]:
+        """The raw lines of a split of the run's corpus."""
+        if split not in SPLITS:
+            raise TextVAEError(f"--split: must be train, valid or test, got '{split}'")
+        return read_split(split_files(self.recipe.data.corpus)[split])
+
+    def split(self, name: str) -> Split:
+        """A split of the run's corpus encoded with the run's vocabulary (read once, then cached)."""
+        if name not in SPLITS:
+            raise TextVAEError(f"--split: must be train, valid or test, got '{name}'")
+        if name not in self._splits:
+            self._splits.update(load_splits(self.recipe.data, self.vocab, splits=(name,))[1])
+        return self._splits[name]
+
+
+def open_run(run: str | Path, device: str | None = None) -> Session:
+    """Reopen a trained run (best weights) for inference, on ``device`` (default: the recipe's)."""
+    recipe, vocab, model = load_run(run, device)
+    return Session(recipe, vocab, model, str(next(model.parameters()).device), Path(run))

@@ -1,0 +1,38 @@
+"""What `textvae train` and `textvae evaluate` report about a run: its metrics on a split, and a showcase of
+prior samples and reconstructions. Data only; ``textvae.cli.format`` prints them."""
+
+from __future__ import annotations
+
+import torch
+
+from textvae.analysis.codes import prior_codes
+from textvae.decoding import DecodeOptions
+from textvae.evaluation.evaluate import evaluate
+from textvae.session.core import Session
+
+SHOWCASE = DecodeOptions(method="greedy", ban_unk=True)
+
+
+def evaluate_split(s: Session, split: str = "test", iw_samples: int | None = None) -> dict:
+    """The full metric set (``docs/metrics.md``) of the run's best weights on a split, with ``iw_samples`` = K
+    for nll_iw (default: the recipe's). Adds ``run``: the run folder."""
+    metrics = evaluate(s.model, s.split(split), s.recipe.eval, s.recipe.data.eval_batch_size, s.device, iw_samples)
+    metrics["run"] = str(s.run_path)
+    return metrics
+
+
+def showcase(s: Session, split: str = "test", n: int = 5, seed: int = 0) -> dict:
+    """``n`` greedy decodes of z ~ N(0, I) and ``n`` greedy reconstructions (posterior mean) of random sentences of
+    ``split``, <unk> banned; for an RNNLM, its one greedy sentence. Keys: model (vae, ae or lm), samples, and for
+    models with codes, reconstructions [{input, output}]."""
+    model = "lm" if not s.model.has_latent else "vae" if s.model.is_stochastic else "ae"
+    if model == "lm":
+        return {"model": model, "samples": s.decode(None, SHOWCASE, 1)}
+    g = torch.Generator().manual_seed(seed)
+    samples = s.decode(prior_codes(n, s.model.z_dim, g).to(s.device), SHOWCASE)
+    data = s.split(split)
+    idx = torch.randperm(len(data), generator=g)[:n].tolist()
+    seqs = [data.ids[i] for i in idx]
+    mu, _ = s.codes_of_ids(seqs)
+    recs = [{"input": s.text(x), "output": y} for x, y in zip(seqs, s.decode(mu, SHOWCASE), strict=True)]
+    return {"model": model, "samples": samples, "reconstructions": recs}
