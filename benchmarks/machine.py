@@ -21,6 +21,20 @@ def cpu_name() -> str:
     return name
 
 
+def cpu_flags() -> list[str]:
+    """The CPU's feature flags (/proc/cpuinfo), e.g. avx512f, avx512_bf16, amx_bf16."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return sorted(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return []
+
+
+SIMD = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "asimd", "sve")
+
+
 def machine_info(device: str) -> dict:
     info = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -28,6 +42,8 @@ def machine_info(device: str) -> dict:
         "cpu": cpu_name(),
         "uname": platform.uname()._asdict(),
         "cpu_count": os.cpu_count(),
+        "cpu_flags_simd": [f for f in SIMD if f in cpu_flags()],
+        "cpu_flags": cpu_flags(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "num_threads": torch.get_num_threads(),

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 from helpers import tiny_recipe, write_corpus
+from safetensors.torch import load_file
 
-from textvae.config import Recipe, from_dict
+from textvae.config import Recipe, from_dict, recipe_to_yaml
 from textvae.models.build import build_model
 from textvae.pipeline import load_splits
 from textvae.run import Run
-from textvae.training.trainer import Trainer, seed_everything
+from textvae.training.trainer import Trainer, TrainingDiverged, TrainingInterrupted, seed_everything
 
 
 class Crash(Exception):
@@ -99,3 +104,209 @@ def test_finished_run_trains_on_when_its_epoch_cap_is_raised(tmp_path):
     assert not longer.state["finished"]
     longer.fit()
     assert longer.state["epoch"] == 2 and longer.state["step"] == 2 * first.state["step"]
+
+
+# --- kill-anywhere resume: every step, the step cap, the validation line, signals, temporaries --------------------
+
+TIMING = ("tokens_per_s", "seconds", "time")
+
+
+def _log(run_dir) -> list[dict]:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
+
+
+def _same_run(a: Trainer, b: Trainer) -> None:
+    assert a.state == {**b.state, "train_seconds": a.state["train_seconds"]}
+    for x, y in ((a.model.state_dict(), b.model.state_dict()), (a.objective.state_dict(), b.objective.state_dict())):
+        assert all(torch.equal(x[k], y[k]) for k in x)
+    assert _log(a.run.path) == _log(b.run.path)
+    best_a, best_b = load_file(a.run.best), load_file(b.run.best)
+    assert best_a.keys() == best_b.keys() and all(torch.equal(best_a[k], best_b[k]) for k in best_a)
+
+
+def _crashing_recipe(tmp_path, **train) -> Recipe:
+    corpus = write_corpus(tmp_path / "corpus", n_train=40)
+    return from_dict(Recipe, tiny_recipe(corpus, train={"epochs": 2, "checkpoint_every": 3, "log_every": 2, **train}))
+
+
+def _resume_after(recipe, run_dir, vocab) -> Trainer:
+    again = _trainer(recipe, run_dir, vocab=vocab)
+    again.resume()
+    again.fit()
+    return again
+
+
+def test_a_crash_after_any_step_resumes_to_the_same_run(tmp_path):
+    """Checkpoints every 3 steps, log lines every 2: crashes land inside log windows, on checkpoint steps, on the
+    last step of an epoch (before its validation) and on the last step of the run."""
+    torch.set_num_threads(1)
+    recipe = _crashing_recipe(tmp_path)
+    whole = _trainer(recipe, tmp_path / "whole")
+    whole.fit()
+    total = whole.state["step"]
+    assert total == 10 and total % 3 and (total // 2) % 3  # 5 batches an epoch: the epoch ends mid-window
+    for crash in range(1, total + 1):
+        def kill(step, crash=crash):
+            if step == crash:
+                raise Crash
+        run_dir = tmp_path / f"cut{crash}"
+        first = _trainer(recipe, run_dir, on_step=kill)
+        with pytest.raises(Crash):
+            first.fit()
+        _same_run(whole, _resume_after(recipe, run_dir, first.vocab))
+
+
+def test_a_kill_between_the_step_cap_checkpoint_and_its_validation(tmp_path):
+    torch.set_num_threads(1)
+    recipe = _crashing_recipe(tmp_path, max_steps=6, epochs=5)  # step 6: checkpoint, then the cap's validation
+    whole = _trainer(recipe, tmp_path / "whole")
+    whole.fit()
+
+    def kill(step):
+        if step == 6:
+            raise Crash
+
+    first = _trainer(recipe, tmp_path / "cut", on_step=kill)
+    with pytest.raises(Crash):
+        first.fit()
+    assert torch.load(first.run.checkpoint, weights_only=False)["step"] == 6  # checkpoint at the cap, not validated
+    again = _resume_after(recipe, tmp_path / "cut", first.vocab)
+    assert [r["step"] for r in _log(again.run.path) if r["kind"] == "valid"] == [5, 6]
+    _same_run(whole, again)
+
+
+def test_a_kill_right_after_a_validation_line(tmp_path, monkeypatch):
+    """checkpoint_every 5 = one epoch: the epoch's last step writes a checkpoint, then the validation line; a kill
+    before the epoch's own checkpoint must not leave that line twice."""
+    torch.set_num_threads(1)
+    recipe = _crashing_recipe(tmp_path, checkpoint_every=5)
+    whole = _trainer(recipe, tmp_path / "whole")
+    whole.fit()
+    first = _trainer(recipe, tmp_path / "cut")
+    write = first._write_log
+
+    def write_then_die(record):
+        write(record)
+        if record["kind"] == "valid":
+            raise Crash
+
+    monkeypatch.setattr(first, "_write_log", write_then_die)
+    with pytest.raises(Crash):
+        first.fit()
+    _same_run(whole, _resume_after(recipe, tmp_path / "cut", first.vocab))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_writes_a_checkpoint_and_the_run_resumes_exactly(tmp_path, sig):
+    torch.set_num_threads(1)
+    recipe = _crashing_recipe(tmp_path, checkpoint_every=100)  # no periodic checkpoint after step 0
+    whole = _trainer(recipe, tmp_path / "whole")
+    whole.fit()
+
+    def signal_at_4(step):
+        if step == 4:
+            os.kill(os.getpid(), sig)
+
+    first = _trainer(recipe, tmp_path / "cut", on_step=signal_at_4)
+    with pytest.raises(TrainingInterrupted) as info:
+        first.fit()
+    assert info.value.step == 4 and info.value.signum == sig
+    assert torch.load(first.run.checkpoint, weights_only=False)["step"] == 4  # nothing since step 0 was lost
+    assert signal.getsignal(sig) is not first._on_signal  # the handler is the caller's again
+    _same_run(whole, _resume_after(recipe, tmp_path / "cut", first.vocab))
+
+
+def test_resume_removes_temporary_files_of_cut_writes(tmp_path):
+    from textvae.training.launch import resume_run
+
+    torch.set_num_threads(1)
+    corpus = write_corpus(tmp_path / "corpus")
+    cfg = tiny_recipe(corpus, train={"epochs": 1})
+    first = _trainer(from_dict(Recipe, cfg), tmp_path / "run")
+    first.fit()
+    (tmp_path / "run" / "config.yaml").write_text(recipe_to_yaml(from_dict(Recipe, cfg)))
+    (tmp_path / "run" / "vocab.txt").write_text("".join(t + "\n" for t in first.vocab.itos))
+    stale = [tmp_path / "run" / ".checkpoint.pt.k3j_x9qa.tmp", tmp_path / "run" / ".best.safetensors.0a1b2c3d.tmp"]
+    for p in stale:
+        p.write_bytes(b"half")
+    keep = tmp_path / "run" / "notes.tmp"
+    keep.write_text("mine")
+    resume_run(tmp_path / "run", log=lambda *a: None)
+    assert not any(p.exists() for p in stale) and keep.exists()
+
+
+@pytest.mark.parametrize("bad,checkpoint_every,log_every,max_steps,kept", [
+    (4, 100, 100, 4, 0), (2, 3, 100, 0, 0), (4, 100, 2, 0, 0), (5, 3, 100, 0, 3),
+], ids=["seen-at-the-step-cap", "seen-at-a-checkpoint", "seen-at-a-log-line", "seen-at-the-epoch-end-line"])
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, bad, checkpoint_every,
+                                                                                log_every, max_steps, kept):
+    """5 steps an epoch; the loss of step ``bad`` is NaN, and the first check after it (the validation at the
+    step cap, a checkpoint, a log line) stops the run before anything of it is saved or logged."""
+    torch.set_num_threads(1)
+    recipe = _crashing_recipe(tmp_path, checkpoint_every=checkpoint_every, log_every=log_every, max_steps=max_steps)
+
+    def poison(step):
+        if step == bad - 1:
+            with torch.no_grad():
+                next(trainer.model.decoder.parameters()).fill_(float("nan"))
+
+    trainer = _trainer(recipe, tmp_path / "run", on_step=poison)
+    with pytest.raises(TrainingDiverged, match=f"not finite at step {bad};.*checkpoint of step {kept} "):
+        trainer.fit()
+    ckpt = torch.load(trainer.run.checkpoint, weights_only=False)
+    assert ckpt["step"] == kept and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    log = tmp_path / "run" / "metrics.jsonl"
+    rows = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    assert all(r["step"] < bad for r in rows) and all("NaN" not in json.dumps(r) for r in rows)
+
+
+def test_a_failed_start_leaves_nothing_behind(tmp_path, monkeypatch):
+    from textvae.training import launch
+
+    corpus = write_corpus(tmp_path / "corpus")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(recipe_to_yaml(from_dict(Recipe, tiny_recipe(corpus, train={"epochs": 1}))))
+
+    def die(self):
+        raise Crash  # as if killed while writing the first checkpoint
+
+    monkeypatch.setattr(launch.Trainer, "save", die)
+    with pytest.raises(Crash):
+        launch.start_run(recipe, out=tmp_path / "run", log=lambda *a: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "r.yaml"]
+    monkeypatch.undo()
+    launch.start_run(recipe, out=tmp_path / "run", log=lambda *a: None).fit()  # the same command now works
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+
+
+def test_a_start_killed_before_its_rename_does_not_block_the_next(tmp_path):
+    from textvae.training import launch
+
+    corpus = write_corpus(tmp_path / "corpus")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(recipe_to_yaml(from_dict(Recipe, tiny_recipe(corpus, train={"epochs": 1}))))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".run.starting-{int(dead.stdout)}"  # the folder of a start whose process is gone
+    stale.mkdir()
+    (stale / "config.yaml").write_text("half")
+    launch.start_run(recipe, out=tmp_path / "run", log=lambda *a: None)
+    assert not stale.exists() and (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_a_run_folder_without_a_checkpoint_resumes_from_step_zero(tmp_path):
+    """What a start killed by textvae 0.1 left: config.yaml and vocab.txt, no checkpoint."""
+    from textvae.training.launch import resume_run, start_run
+
+    torch.set_num_threads(1)
+    corpus = write_corpus(tmp_path / "corpus")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(recipe_to_yaml(from_dict(Recipe, tiny_recipe(corpus, train={"epochs": 1}))))
+    whole = start_run(recipe, out=tmp_path / "whole", log=lambda *a: None)
+    whole.fit()
+    (tmp_path / "stuck").mkdir()
+    for name in ("config.yaml", "vocab.txt"):
+        (tmp_path / "stuck" / name).write_bytes((tmp_path / "whole" / name).read_bytes())
+    again = resume_run(tmp_path / "stuck", log=lambda *a: None)
+    again.fit()
+    _same_run(whole, again)

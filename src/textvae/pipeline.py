@@ -30,15 +30,27 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
         out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0)
         if out[s].dropped:
             names = ", ".join(map(str, files[s]))
+            if not out[s].ids:
+                raise TextVAEError(f"{names}: all {out[s].dropped} lines are longer than data.max_len={cfg.max_len} "
+                                   f"tokens: nothing to train on")
             log(f"{names}: dropped {out[s].dropped} of {len(tokens[s])} lines longer than {cfg.max_len} tokens")
     return vocab, out
 
 
 def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when present, else ``cpu``. On CPU this also sets the allocator up for training
-    and evaluation loops (:func:`textvae.allocator.keep_freed_memory`)."""
+    """``auto`` -> ``cuda`` when present, else ``cpu``; a device that is not here is a TextVAEError. On CPU this
+    also sets the allocator up for training and evaluation loops (:func:`textvae.allocator.keep_freed_memory`)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= count:
+            raise TextVAEError(f"device '{name}': this machine has {count} CUDA device(s); use auto or cpu")
+    elif name == "mps" and not torch.backends.mps.is_available():
+        raise TextVAEError("device 'mps': not available here; use auto or cpu")
+    elif name not in ("cpu", "mps"):
+        raise TextVAEError(f"device '{name}': must be auto, cpu, cuda, cuda:N or mps")
     if name == "cpu":
         keep_freed_memory()
     return name

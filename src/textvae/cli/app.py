@@ -4,12 +4,12 @@ common. Command modules import from here; nothing here imports a command module 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
 import typer
 
+from textvae.atomic import to_json
 from textvae.errors import TextVAEError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Variational autoencoders of sentences.")
@@ -39,8 +39,15 @@ def command(name: str | None = None) -> Callable:
 
 
 def emit(as_json: bool, obj: Any, lines: list[str]) -> None:
-    """Print ``obj`` as JSON with ``--json``, else the plain-text ``lines``."""
-    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False) if as_json else "\n".join(lines))
+    """Print ``obj`` as (strict) JSON with ``--json``, else the plain-text ``lines``."""
+    typer.echo(to_json(obj, indent=2, ensure_ascii=False) if as_json else "\n".join(lines))
+
+
+def at_least(minimum: int, **options: int) -> None:
+    """A TextVAEError naming the first option below ``minimum``: ``at_least(1, k=k)`` checks --k."""
+    for name, value in options.items():
+        if value < minimum:
+            raise TextVAEError(f"--{name.replace('_', '-')}: must be >= {minimum}, got {value}")
 
 
 RUN = typer.Argument(..., help="Run folder (its best weights are used).")

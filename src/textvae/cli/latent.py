@@ -25,6 +25,7 @@ from textvae.cli.app import (
     TOP_K,
     TOP_P,
     WIDTH,
+    at_least,
     command,
     decode_options,
     emit,
@@ -57,6 +58,7 @@ def reconstruct(run: Path = RUN, split: str = SPLIT,
                 max_len: int = MAX_LEN, allow_unk: bool = ALLOW_UNK, seed: int = SEED,
                 device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
     """Decode sentences from their posterior mean and from posterior samples; BLEU and exact-match rate."""
+    at_least(0, limit=limit, samples=samples, show=show)
     opts = decode_options(method, width, max_len=max_len, allow_unk=allow_unk, seed=seed,
                           length_penalty=length_penalty)
     s = sessions.open_run(run, device)
@@ -99,6 +101,7 @@ def arithmetic(run: Path = RUN,
                device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
     """Attribute arithmetic on posterior means: an analogy, or the mean difference between two labelled sets
     (e.g. negative -> positive reviews) added to other sentences."""
+    at_least(0, limit=limit)
     opts = decode_options(method, width, max_len=max_len, allow_unk=allow_unk)
     if analogy_ and len(analogy_) != 3:
         raise TextVAEError("--analogy: give exactly three sentences (the option three times: A, P, Q)")
@@ -126,6 +129,7 @@ def generate_eval(run: Path = RUN, n: int = typer.Option(3000, "--n", help="Sent
                   device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
     """Quality and diversity of prior samples (mu-Forcing 5.4): BLEU-4/5 against test sentences, Self-BLEU-4/5,
     distinct-1/2, mean length; saved to RUN/generate_eval.json."""
+    at_least(0, refs=refs)
     opts = decode_options(method, width, temperature, top_k, top_p, max_len, allow_unk, seed)
     r = sessions.generate_eval(sessions.open_run(run, device), n, refs, opts, seed)
     write_json_atomic(run / "generate_eval.json", r)
@@ -143,6 +147,7 @@ def nearest(run: Path = RUN, sentence: str = typer.Argument(..., help="Query sen
             per_token: bool = typer.Option(False, "--per-token", help="Rank by log p per token, not per sentence."),
             device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
     """AUTR's best-matching sentences: argmax over a corpus of log p(x | z = mu(query))."""
+    at_least(1, k=k)
     s = sessions.open_run(run, device)
     lines = s.split_lines("train") if corpus is None else read_lines(corpus)
     r = sessions.nearest(s, sentence, lines, k, per_token)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import signal
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from textvae.atomic import write_json_atomic
+from textvae.atomic import to_json, write_json_atomic
 from textvae.cli.app import AS_JSON, DEVICE, SPLIT, command
 from textvae.cli.format import format_metrics, format_showcase
 from textvae.errors import TextVAEError
+
+
+def check_iw_samples(k: int | None) -> None:
+    if k is not None and k < 0:
+        raise TextVAEError(f"--iw-samples: must be >= 0 (0: no nll_iw), got {k}")
 
 
 def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None) -> tuple[object, dict]:
@@ -36,14 +41,21 @@ def train(
     """Train a model; write config, vocabulary, checkpoints, metrics log and final test report to the run."""
     from textvae.session import showcase
     from textvae.training.launch import resume_run, start_run
+    from textvae.training.trainer import TrainingInterrupted
 
     if resume is not None and (recipe is not None or set_):
         raise TextVAEError("--resume continues a run with its own config.yaml: give no RECIPE and no --set")
     if resume is None and recipe is None:
         raise TextVAEError("give a RECIPE file or --resume RUN")
+    check_iw_samples(iw_samples)
     trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
     typer.echo(trainer.describe())
-    trainer.fit()
+    try:
+        trainer.fit()
+    except TrainingInterrupted as exc:
+        typer.echo(f"interrupted ({signal.Signals(exc.signum).name}) at step {exc.step}: checkpoint written; "
+                   f"resume with `textvae train --resume {exc.run.path}`", err=True)
+        raise typer.Exit(128 + exc.signum) from None
     s, report = _evaluate(trainer.run.path, "test", iw_samples, device)
     typer.echo(format_metrics(report))
     typer.echo(format_showcase(showcase(s, "test", s.recipe.eval.n_samples, s.recipe.eval.seed)))
@@ -62,8 +74,9 @@ def evaluate_cmd(
     """Print and save (RUN/eval_SPLIT.json) the full metric set of a run's best model on a split."""
     if split not in ("train", "valid", "test"):
         raise TextVAEError(f"--split: must be train, valid or test, got '{split}'")
+    check_iw_samples(iw_samples)
     _, metrics = _evaluate(run, split, iw_samples, device)
-    typer.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(metrics))
+    typer.echo(to_json(metrics, indent=2) if as_json else format_metrics(metrics))
 
 
 @command()

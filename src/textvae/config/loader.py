@@ -4,6 +4,8 @@ unknown kind is a TextVAEError naming the file and the key; ``--set section.key=
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -14,6 +16,24 @@ import yaml
 from textvae.config.model import FlatModelConfig, ModelConfig, is_flat, upgrade_flat_model
 from textvae.config.sections import Recipe
 from textvae.errors import TextVAEError
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: ``1e-3`` and ``5E4`` are numbers, as users write them (YAML
+    1.1, PyYAML's default, reads a float without a dot as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text -> Python values, with YAML 1.2 floats (see :class:`_Loader`)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _type_name(tp: Any) -> str:
@@ -90,7 +110,10 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise TextVAEError(f"--set: expected KEY=VALUE, got '{text}'")
     key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw)
+    try:
+        return key.strip().split("."), parse_yaml(raw)
+    except yaml.YAMLError as exc:
+        raise TextVAEError(f"--set {text}: not a valid YAML value ({str(exc).splitlines()[0]})") from None
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
@@ -99,9 +122,11 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if not path.is_file():
         raise TextVAEError(f"{path}: recipe file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise TextVAEError(f"{path}: not a valid YAML file ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        raise TextVAEError(f"{path}: recipe file is empty (a recipe names at least its sections; see recipes/)")
     if not isinstance(data, dict):
         raise TextVAEError(f"{path}: a recipe must be a mapping of sections")
     for text in overrides or []:
@@ -115,22 +140,73 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     return check_ranges(from_dict(Recipe, data, str(path)), str(path))
 
 
+def _model_rules(recipe: Recipe) -> list[tuple[str, Any, bool, str]]:
+    """Range rules for the model section that hold for every kind, by field name: sizes (``*_dim``) at least 1,
+    ``dropout`` in [0, 1)."""
+    m = recipe.model
+    rules = [("model.latent_dim", m.latent_dim, m.latent_dim >= 1, ">= 1")]
+    for part in ("encoder", "decoder"):
+        cfg = getattr(m, part)
+        for f in dataclasses.fields(cfg):
+            value = getattr(cfg, f.name)
+            if f.name.endswith("_dim"):
+                rules.append((f"model.{part}.{f.name}", value, value >= 1, ">= 1"))
+            elif f.name == "dropout":
+                rules.append((f"model.{part}.{f.name}", value, 0 <= value < 1, "in [0, 1)"))
+    return rules
+
+
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
 def check_ranges(recipe: Recipe, source: str) -> Recipe:
     """Values a type check cannot catch: each out-of-range value is a TextVAEError naming its key."""
-    o = recipe.objective
+    o, d, t, e = recipe.objective, recipe.data, recipe.train, recipe.eval
+    kw = o.kl_weight
     rules = [
+        ("data.batch_size", d.batch_size, d.batch_size >= 1, ">= 1"),
+        ("data.eval_batch_size", d.eval_batch_size, d.eval_batch_size >= 1, ">= 1"),
+        ("data.max_len", d.max_len, d.max_len >= 0, ">= 0 (0: no limit)"),
+        ("data.vocab_size", d.vocab_size, d.vocab_size == 0 or d.vocab_size > 4,
+         "0 (no limit) or more than the 4 special tokens"),
+        ("data.min_count", d.min_count, d.min_count >= 1, ">= 1"),
+        *_model_rules(recipe),
         ("objective.autogen.m", o.autogen.m, o.autogen.m >= 0, ">= 0"),
         ("objective.mu_forcing.beta", o.mu_forcing.beta, o.mu_forcing.beta >= 0, ">= 0"),
         ("objective.free_bits.per_dim", o.free_bits.per_dim, o.free_bits.per_dim >= 0, ">= 0"),
         ("objective.free_bits.total", o.free_bits.total, o.free_bits.total >= 0, ">= 0"),
         ("objective.bow.weight", o.bow.weight, o.bow.weight >= 0, ">= 0"),
-        ("objective.kl_weight.cycles", o.kl_weight.cycles, o.kl_weight.cycles >= 1, ">= 1"),
-        ("objective.kl_weight.ratio", o.kl_weight.ratio, 0 < o.kl_weight.ratio <= 1, "in (0, 1]"),
+        ("objective.bow.hidden", o.bow.hidden, o.bow.hidden >= 0, ">= 0 (0: a linear map)"),
+        ("objective.kl_weight.value", kw.value, kw.value >= 0, ">= 0"),
+        ("objective.kl_weight.start", kw.start, kw.start >= 0, ">= 0"),
+        ("objective.kl_weight.steps", kw.steps, kw.steps >= 0, ">= 0"),
+        ("objective.kl_weight.rate", kw.rate, kw.rate > 0, "> 0"),
+        ("objective.kl_weight.cycles", kw.cycles, kw.cycles >= 1, ">= 1"),
+        ("objective.kl_weight.ratio", kw.ratio, 0 < kw.ratio <= 1, "in (0, 1]"),
         ("objective.word_dropout.keep", o.word_dropout.keep, 0 <= o.word_dropout.keep <= 1, "in [0, 1]"),
-        ("train.clip_grad", recipe.train.clip_grad, recipe.train.clip_grad >= 0, ">= 0"),
-        ("train.clip_value", recipe.train.clip_value, recipe.train.clip_value >= 0, ">= 0"),
+        ("train.lr", t.lr, t.lr > 0, "> 0"),
+        ("train.momentum", t.momentum, t.momentum >= 0, ">= 0"),
+        ("train.weight_decay", t.weight_decay, t.weight_decay >= 0, ">= 0"),
+        ("train.epochs", t.epochs, t.epochs >= 1, ">= 1"),
+        ("train.max_steps", t.max_steps, t.max_steps >= 0, ">= 0 (0: no limit)"),
+        ("train.clip_grad", t.clip_grad, t.clip_grad >= 0, ">= 0"),
+        ("train.clip_value", t.clip_value, t.clip_value >= 0, ">= 0"),
+        ("train.lr_decay", t.lr_decay, 0 < t.lr_decay <= 1, "in (0, 1] (1: never decay)"),
+        ("train.lr_patience", t.lr_patience, t.lr_patience >= 0, ">= 0"),
+        ("train.min_lr", t.min_lr, t.min_lr >= 0, ">= 0"),
+        ("train.early_stop", t.early_stop, t.early_stop >= 0, ">= 0 (0: never)"),
+        ("train.threads", t.threads, t.threads >= 0, ">= 0 (0: torch's default)"),
+        ("train.checkpoint_every", t.checkpoint_every, t.checkpoint_every >= 1, ">= 1"),
+        ("train.log_every", t.log_every, t.log_every >= 1, ">= 1"),
+        ("train.device", t.device, bool(DEVICE.match(t.device)), "auto, cpu, cuda, cuda:N or mps"),
+        ("eval.iw_samples", e.iw_samples, e.iw_samples >= 0, ">= 0 (0: no nll_iw)"),
+        ("eval.iw_tokens", e.iw_tokens, e.iw_tokens >= 1, ">= 1"),
+        ("eval.au_threshold", e.au_threshold, e.au_threshold >= 0, ">= 0"),
+        ("eval.n_samples", e.n_samples, e.n_samples >= 0, ">= 0"),
     ]
     for key, value, ok, want in rules:
+        if isinstance(value, float) and not math.isfinite(value):
+            ok = False
         if not ok:
             raise TextVAEError(f"{source}: '{key}' must be {want}, got {value!r}")
     if o.free_bits.per_dim > 0 and o.free_bits.total > 0:

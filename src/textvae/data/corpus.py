@@ -55,7 +55,8 @@ def split_files(corpus: str) -> dict[str, list[Path]]:
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """Non-blank lines of a UTF-8 file; a missing, empty or non-UTF-8 file raises TextVAEError."""
+    """Non-blank lines of a UTF-8 file; a missing, empty or non-UTF-8 file, or one with NUL bytes, raises
+    TextVAEError."""
     path = Path(path)
     if not path.is_file():
         raise TextVAEError(f"{path}: file not found")
@@ -65,6 +66,9 @@ def read_lines(path: str | Path) -> list[str]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise TextVAEError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise TextVAEError(f"{path}:{line}: contains a NUL byte (not a text file?)")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise TextVAEError(f"{path}: file is empty")

@@ -17,6 +17,12 @@ from textvae.progress import PlainProgress, progress_bar
 MU_RANGE, MU_BINS = 4.0, 40
 
 
+def perplexity(nats: float, tokens: int) -> float:
+    """exp(nats / tokens); inf where that overflows a float (a model far from trained)."""
+    x = nats / tokens
+    return math.exp(x) if x < 709 else math.inf
+
+
 def mu_histogram(mu: torch.Tensor) -> dict:
     """The distribution of posterior means (mu-Forcing Fig. 2): counts of all N x Z entries of mu in MU_BINS
     equal bins over [-MU_RANGE, MU_RANGE] (values outside go to the end bins)."""
@@ -73,15 +79,15 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
                 plain.update(done_tokens)
     out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
     if not model.has_latent:
-        out.update(nll=sums["rec"] / n, ppl=math.exp(sums["rec"] / tokens))
+        out.update(nll=sums["rec"] / n, ppl=perplexity(sums["rec"], tokens))
     elif not model.is_stochastic:
-        out.update(rec=sums["rec"] / n, ppl_rec=math.exp(sums["rec"] / tokens))
+        out.update(rec=sums["rec"] / n, ppl_rec=perplexity(sums["rec"], tokens))
     else:
         neg_elbo = sums["rec"] + sums["kl"]
         out.update(rec=sums["rec"] / n, kl=sums["kl"] / n, neg_elbo=neg_elbo / n,
-                   ppl_elbo=math.exp(neg_elbo / tokens))
+                   ppl_elbo=perplexity(neg_elbo, tokens))
         if k > 0:
-            out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=math.exp(sums["nll_iw"] / tokens), iw_samples=k)
+            out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=perplexity(sums["nll_iw"], tokens), iw_samples=k)
         mu, logvar = torch.cat(mus), torch.cat(logvars)
         mi_gen = torch.Generator().manual_seed(cfg.seed)  # mu, logvar are on the CPU now
         if cfg.mi == "dataset":

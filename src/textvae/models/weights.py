@@ -1,7 +1,9 @@
-"""Model weights as safetensors files, tagged with the vocabulary they were trained with."""
+"""Model weights as safetensors files, tagged with the vocabulary they were trained with and a checksum of the
+tensors, so that a corrupted file is an error on load instead of NaN metrics."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -11,13 +13,26 @@ from textvae.atomic import write_atomic
 from textvae.errors import TextVAEError
 
 
+def checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def save_weights(path: str | Path, model: torch.nn.Module, vocab_fingerprint: str) -> None:
+    """Write the model's state dict to ``path`` atomically, with the vocabulary fingerprint and a checksum."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata={"vocab": vocab_fingerprint}))
+    meta = {"vocab": vocab_fingerprint, "sha256": checksum(tensors)}
+    write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
 def load_weights(path: str | Path, model: torch.nn.Module, vocab_fingerprint: str) -> None:
-    """Load safetensors weights into ``model``; a different vocabulary or architecture is a TextVAEError."""
+    """Load safetensors weights into ``model``; a different vocabulary or architecture, or tensors that do not
+    match the file's checksum (files written before checksums have none), is a TextVAEError."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -32,6 +47,8 @@ def load_weights(path: str | Path, model: torch.nn.Module, vocab_fingerprint: st
     if meta.get("vocab") != vocab_fingerprint:
         raise TextVAEError(f"{path}: weights were trained with another vocabulary "
                            f"({meta.get('vocab')} != {vocab_fingerprint} of vocab.txt)")
+    if "sha256" in meta and checksum(tensors) != meta["sha256"]:
+        raise TextVAEError(f"{path}: weights file is corrupted (its tensors do not match its checksum)")
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:

@@ -109,8 +109,10 @@ def check_codes_path(out: Path) -> None:
 
 
 def save_codes(out: Path, mu: torch.Tensor, logvar: torch.Tensor | None) -> list[str]:
-    """Write codes to ``out``: X.safetensors (tensors mu, logvar) or X.npy (mu; logvar to X.logvar.npy), each
-    file atomically. Returns the paths written."""
+    """Write codes to ``out``: X.safetensors (tensors mu, logvar; one atomic file) or X.npy (mu; logvar to
+    X.logvar.npy). The .npy pair is written so that a kill at any moment never leaves a new X.npy beside an old
+    X.logvar.npy: the old X.logvar.npy is removed before the new X.npy replaces the old one, and the new
+    X.logvar.npy comes last. Returns the paths written."""
     check_codes_path(out)
     if out.suffix == ".safetensors":
         from safetensors.torch import save_file
@@ -118,7 +120,10 @@ def save_codes(out: Path, mu: torch.Tensor, logvar: torch.Tensor | None) -> list
         tensors = {"mu": mu} if logvar is None else {"mu": mu, "logvar": logvar}
         write_atomic(out, lambda tmp: save_file(tensors, tmp))
         return [str(out)]
-    written = [(out, mu)] + ([] if logvar is None else [(out.with_suffix(".logvar.npy"), logvar)])
+    partner = out.with_suffix(".logvar.npy")
+    written = [(out, mu)] + ([] if logvar is None else [(partner, logvar)])
+    if partner.is_file():
+        partner.unlink()
     for path, t in written:
         _save_npy(path, t)
     return [str(p) for p, _ in written]

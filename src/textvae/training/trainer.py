@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from textvae.atomic import write_text_atomic
+from textvae.atomic import to_json, write_text_atomic
 from textvae.config import Recipe, TrainConfig
 from textvae.data.batching import Batch, bucket_order, iterate_batches
 from textvae.data.corpus import Split
 from textvae.data.vocab import Vocab
+from textvae.errors import TextVAEError
 from textvae.evaluation.evaluate import evaluate
 from textvae.models.vae import TextVAE
 from textvae.models.weights import save_weights
@@ -85,18 +88,25 @@ def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Opti
     return logs
 
 
-def _step_of(line: str) -> float:
-    """The step of a log line; a line cut short by a kill counts as after any checkpoint."""
-    try:
-        return json.loads(line)["step"]
-    except (ValueError, KeyError, TypeError):
-        return math.inf
+class TrainingInterrupted(Exception):
+    """SIGINT or SIGTERM during training: a checkpoint was written at ``step``; the run resumes from it."""
+
+    def __init__(self, signum: int, step: int, run: Run):
+        super().__init__(f"{signal.Signals(signum).name} at step {step}")
+        self.signum, self.step, self.run = signum, step, run
+
+
+class TrainingDiverged(TextVAEError):
+    """The loss became non-finite; the run folder keeps its last good checkpoint."""
 
 
 class Trainer:
     """Trains ``model`` on ``splits['train']``, validating on ``splits['valid']`` each epoch, in ``run``.
 
-    ``on_step(step)`` is called after every optimiser step (tests use it to simulate a crash)."""
+    Killed at any moment, the run resumes exactly (``docs/design.md``, "Resuming"): a checkpoint holds the
+    training state, the partly averaged log window and every RNG; SIGINT and SIGTERM write one and raise
+    :class:`TrainingInterrupted`. A non-finite loss raises :class:`TrainingDiverged` before anything of it is
+    saved or logged. ``on_step(step)`` is called after every optimiser step (tests use it to simulate a crash)."""
 
     def __init__(self, recipe: Recipe, model: TextVAE, vocab: Vocab, splits: dict[str, Split], run: Run,
                  device: str = "cpu", on_step: Callable[[int], None] | None = None, log=print):
@@ -108,9 +118,14 @@ class Trainer:
         self.optimizer = build_optimizer(t, [*model.parameters(), *self.objective.parameters()])
         self.scheduler = None if t.lr_decay >= 1.0 else torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr)
-        # train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes
+        # train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes;
+        # valid_step: the step of the last end-of-epoch validation (the step cap counts once it has run)
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
-                      "train_seconds": 0.0, "train_tokens": 0}
+                      "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1}
+        self.window = _new_window()  # the log line being averaged: sums of logged values, steps, tokens, seconds
+        self.saved_step = 0
+        self._unchecked: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked for finiteness
+        self._signal: int | None = None
         self.writer = None
 
     def describe(self) -> str:
@@ -127,11 +142,14 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def save(self) -> None:
+        """Write the full training state atomically (after checking that nothing non-finite goes into it)."""
+        self._check_finite()
         save_checkpoint(self.run.checkpoint, {
             **self.state, "model": self.model.state_dict(), "objective": self.objective.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "window": self.window,
             "scheduler": self.scheduler and self.scheduler.state_dict(), "rng": rng_state(),
             "vocab": self.vocab.fingerprint})
+        self.saved_step = self.state["step"]
 
     def resume(self) -> None:
         ckpt = load_checkpoint(self.run.checkpoint, self.vocab.fingerprint)
@@ -142,25 +160,61 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
-        self.state = {k: ckpt[k] for k in self.state}
+        # checkpoints of textvae 0.1 have no window and no valid_step (they validated at every epoch boundary)
+        defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1}
+        self.state = {k: ckpt[k] if k in ckpt else defaults[k] for k in self.state}
+        self.window = ckpt.get("window") or _new_window()
+        self.saved_step = self.state["step"]
         # re-decided under the run's config.yaml: raising train.epochs there lets a finished run train on
         self.state["finished"] = self._done()
-        self._truncate_log(self.state["step"])
-        self.log(f"resumed {self.run.path} at epoch {self.state['epoch'] + 1}, step {self.state['step']}")
+        self._truncate_log(self.state["step"], self.state["epoch"])
+        t = self.recipe.train
+        if self.state["finished"]:
+            self.log(f"{self.run.path}: finished at epoch {self.state['epoch']}, step {self.state['step']}; to train "
+                     f"on, raise train.epochs (and train.max_steps or train.early_stop) in its config.yaml")
+        else:
+            self.log(f"resumed {self.run.path} at epoch {self.state['epoch'] + 1}/{t.epochs}, "
+                     f"step {self.state['step']}")
 
-    def _truncate_log(self, step: int) -> None:
-        """Drop log lines written after the checkpoint we resume from (they will be written again)."""
+    def _truncate_log(self, step: int, epoch: int) -> None:
+        """Drop log lines written after the checkpoint we resume from (they will be written again): training
+        lines of later steps, and the validation line of the epoch the checkpoint had not validated yet."""
         if self.run.metrics.is_file():
-            keep = [ln for ln in self.run.metrics.read_text(encoding="utf-8").splitlines() if _step_of(ln) <= step]
+            keep = [ln for ln in self.run.metrics.read_text(encoding="utf-8").splitlines()
+                    if _logged_before(ln, step, epoch)]
             write_text_atomic(self.run.metrics, "".join(ln + "\n" for ln in keep))
 
     def _write_log(self, record: dict) -> None:
         with open(self.run.metrics, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+            fh.write(to_json(record) + "\n")
         if self.writer is not None:
             for k, v in record.items():
                 if isinstance(v, (int, float)) and k not in ("step", "epoch"):
                     self.writer.add_scalar(f"{record['kind']}/{k}", v, record["step"])
+
+    # -- signals and divergence ----------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame) -> None:
+        if self._signal is not None:  # a second Ctrl-C: stop now (the last checkpoint still resumes)
+            raise KeyboardInterrupt
+        self._signal = signum
+
+    def _stop_if_signalled(self) -> None:
+        if self._signal is not None:
+            self.save()
+            raise TrainingInterrupted(self._signal, self.state["step"], self.run)
+
+    def _check_finite(self) -> None:
+        """Raise TrainingDiverged if a loss since the last check was not finite (one host sync per check, none
+        per step)."""
+        if not self._unchecked:
+            return
+        steps = [s for s, _ in self._unchecked]
+        bad = (~torch.isfinite(torch.stack([loss.float() for _, loss in self._unchecked]))).nonzero()
+        self._unchecked.clear()
+        if len(bad):
+            raise TrainingDiverged(
+                f"training diverged: the loss is not finite at step {steps[int(bad[0])]}; {self.run.path} keeps "
+                f"the checkpoint of step {self.saved_step} (lower train.lr, or clip harder with train.clip_grad)")
 
     # -- training ------------------------------------------------------------------------------------
     def fit(self) -> None:
@@ -175,25 +229,30 @@ class Trainer:
         n_batches = math.ceil(len(train) / self.recipe.data.batch_size)
         if not self.run.checkpoint.exists():
             self.save()  # a run killed before its first periodic checkpoint still resumes
-        with progress_bar() as bar:
-            while not self.state["finished"]:
-                epoch = self.state["epoch"]
-                batches = bucket_order(lengths, self.recipe.data.batch_size, True, t.seed, epoch)
-                task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=n_batches,
-                                    completed=self.state["position"], rate="")
-                stopped = self._epoch(batches, autocast, bar, task)
-                self._end_epoch()
-                if stopped:
-                    self.state["finished"] = True
-                    self.save()
-        if self.writer is not None:
-            self.writer.close()
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with progress_bar() as bar:
+                while not self.state["finished"]:
+                    epoch = self.state["epoch"]
+                    batches = bucket_order(lengths, self.recipe.data.batch_size, True, t.seed, epoch)
+                    task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=n_batches,
+                                        completed=self.state["position"], rate="")
+                    if not (t.max_steps and self.state["step"] >= t.max_steps):  # else only its validation is due
+                        self._epoch(batches, autocast, bar, task)
+                    self._end_epoch()
+                    self._stop_if_signalled()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            if self.writer is not None:
+                self.writer.close()
 
-    def _epoch(self, batches, autocast, bar, task) -> bool:
-        """Train from ``state['position']`` to the end of the epoch; True when max_steps was reached."""
+    def _epoch(self, batches, autocast, bar, task) -> None:
+        """Train from ``state['position']`` to the end of the epoch, or to the step cap."""
         t, st = self.recipe.train, self.state
         self.model.train()
-        acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
         for pos, batch in iterate_batches(self.splits["train"].ids, batches, st["position"]):
             step_tic = time.perf_counter()
             n_tok = batch.n_tokens  # counted on the CPU copy: no device sync per step
@@ -202,32 +261,34 @@ class Trainer:
                               t.clip_value)
             st["step"] += 1
             st["position"] = pos + 1
-            st["train_seconds"] += time.perf_counter() - step_tic
+            seconds = time.perf_counter() - step_tic
+            st["train_seconds"] += seconds
             st["train_tokens"] += n_tok
+            self._unchecked.append((st["step"], logs["loss"]))
+            w = self.window
             for k, v in logs.items():
-                acc[k] = acc.get(k, 0.0) + v
-            n_acc += 1
-            tokens += n_tok
+                w["sums"][k] = w["sums"].get(k, 0.0) + v
+            w["steps"], w["tokens"], w["seconds"] = w["steps"] + 1, w["tokens"] + n_tok, w["seconds"] + seconds
             if st["step"] % t.log_every == 0 or st["position"] == len(batches):
-                self._log_train(acc, n_acc, tokens, time.perf_counter() - tic, len(batches), bar, task)
-                acc, n_acc, tokens, tic = {}, 0, 0, time.perf_counter()
+                self._log_train(len(batches), bar, task)
             bar.update(task, completed=st["position"])
             if st["step"] % t.checkpoint_every == 0:
                 self.save()
             if self.on_step is not None:
                 self.on_step(st["step"])
+            self._stop_if_signalled()
             if t.max_steps and st["step"] >= t.max_steps:
-                return True
-        return False
+                return
 
-    def _log_train(self, acc: dict, n_acc: int, tokens: int, secs: float, n_batches: int, bar, task) -> None:
-        """Write the averages of the last ``n_acc`` steps to the log; show them on the bar, or as a plain line
-        with the epoch's ETA when there is no terminal."""
-        t, st = self.recipe.train, self.state
+    def _log_train(self, n_batches: int, bar, task) -> None:
+        """Write the averages of the log window to the log and start a new window; show them on the bar, or as a
+        plain line with the epoch's ETA when there is no terminal."""
+        self._check_finite()
+        t, st, w = self.recipe.train, self.state, self.window
         record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
-                  **{k: float(v) / n_acc for k, v in acc.items()},
-                  "lr": self.optimizer.param_groups[0]["lr"], "tokens": tokens,
-                  "tokens_per_s": tokens / max(secs, 1e-9), "time": time.time()}
+                  **{k: float(v) / w["steps"] for k, v in w["sums"].items()},
+                  "lr": self.optimizer.param_groups[0]["lr"], "tokens": w["tokens"],
+                  "tokens_per_s": w["tokens"] / max(w["seconds"], 1e-9), "time": time.time()}
         self._write_log(record)
         bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  loss {record['loss']:.2f}")
         if bar.disable:
@@ -236,13 +297,18 @@ class Trainer:
                 left = min(left, t.max_steps - st["step"])
             self.log(f"epoch {st['epoch'] + 1} batch {st['position']}/{n_batches} step {st['step']}: "
                      f"loss {record['loss']:.2f}  {record['tokens_per_s']:.0f} tok/s  "
-                     f"epoch ETA {left * secs / n_acc / 60:.1f} min")
+                     f"epoch ETA {left * w['seconds'] / w['steps'] / 60:.1f} min")
+        self.window = _new_window()
 
     def _end_epoch(self) -> None:
+        self._check_finite()
         st = self.state
         metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
                            self.device, iw_samples=0, show_progress=False)
         val = validation_loss(metrics)
+        if not math.isfinite(val):
+            raise TrainingDiverged(f"training diverged: the validation loss after step {st['step']} is not finite; "
+                                   f"{self.run.path} keeps the checkpoint of step {self.saved_step}")
         if self.scheduler is not None:
             self.scheduler.step(val)
         improved = val < st["best"]
@@ -258,12 +324,27 @@ class Trainer:
             f"{k} {metrics[k]:.2f}" for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "au") if k in metrics))
         st["epoch"] += 1
         st["position"] = 0
+        st["valid_step"] = st["step"]
         st["finished"] = self._done()
         self.save()
 
     def _done(self) -> bool:
-        """Whether the run has reached its epoch cap, its step cap or early stopping under the current config."""
+        """Whether the run has reached its epoch cap, its step cap (and validated there) or early stopping, under
+        the current config."""
         t, st = self.recipe.train, self.state
-        return (st["epoch"] >= t.epochs or bool(t.max_steps and st["step"] >= t.max_steps)
-                or bool(t.early_stop and st["bad_epochs"] >= t.early_stop))
+        capped = bool(t.max_steps and st["step"] >= t.max_steps and st["valid_step"] == st["step"])
+        return st["epoch"] >= t.epochs or capped or bool(t.early_stop and st["bad_epochs"] >= t.early_stop)
 
+
+def _new_window() -> dict:
+    return {"sums": {}, "steps": 0, "tokens": 0, "seconds": 0.0}
+
+
+def _logged_before(line: str, step: int, epoch: int) -> bool:
+    """Whether a log line was written before a checkpoint at ``step`` with ``epoch`` epochs validated; a line
+    cut short by a kill was not."""
+    try:
+        rec = json.loads(line)
+        return rec["step"] <= step and not (rec.get("kind") == "valid" and rec["epoch"] > epoch)
+    except (ValueError, KeyError, TypeError):
+        return False
