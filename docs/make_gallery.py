@@ -53,7 +53,7 @@ def prior_section(s: Session, n: int = 6) -> list[str]:
 def posterior_section(s: Session, n: int = 3, samples: int = 3) -> list[str]:
     lines = read_lines(split_files(s.recipe.data.corpus)["test"][0])
     picks = [lines[i] for i in (10, 200, 1500)][:n]
-    r = sessions.reconstruct(s, picks, GREEDY, samples, seed=0)
+    r = sessions.reconstruct(s, picks, GREEDY, samples, seed=0, corpus=True)
     out = ["## Posterior decodes (PTB VAE, Bowman et al. Table 7)", "",
            "Greedy decodes from the posterior mean and from three samples of q(z|x) "
            "(`textvae reconstruct RUN --samples 3`):", ""]
@@ -96,7 +96,7 @@ def arithmetic_section(s: Session, n: int = 8) -> list[str]:
                     ""]
         out += [f"**{title}**", ""]
         out += _table(["input", "decoded from z", f"decoded from z {'+' if sign > 0 else '-'} v"],
-                      [[s.text(s.ids(row["input"])), row["decoded"], row["edited"]] for row in r["rows"]])
+                      [[row["read_as"], row["decoded"], row["edited"]] for row in r["rows"]])
     return out
 
 

@@ -37,7 +37,7 @@ def _moment(run: Path) -> str:
         return "start-up (no run folder yet)"
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
     if state["finished"]:
-        return "final evaluation" if not (run / "report.json").is_file() else "after the report"
+        return "final evaluation" if not (run / "report.json").is_file() else "process exit (report written)"
     return "training" if state["step"] else "first steps (checkpoint of step 0)"
 
 

@@ -44,8 +44,8 @@ def test_session_functions_return_what_the_cli_prints(run, tmp_path):
     calls = [
         (sessions.sample(s, 4, beam, seed=3), ["sample", str(run), "--n", "4", "--method", "beam", "--width", "3",
                                                "--seed", "3"]),
-        (sessions.reconstruct(s, s.split_lines("test")[:5], samples=2), ["reconstruct", str(run), "--limit", "5",
-                                                                         "--samples", "2"]),
+        (sessions.reconstruct(s, s.split_lines("test")[:5], samples=2, corpus=True),
+         ["reconstruct", str(run), "--limit", "5", "--samples", "2"]),
         (sessions.interpolate(s, "the cat runs", "a big dog", 4), ["interpolate", str(run), "the cat runs", "a big dog",
                                                                    "--steps", "4"]),
         (sessions.analogy(s, "the cat", "a dog", "a cat"), ["arithmetic", str(run), "--analogy", "the cat",

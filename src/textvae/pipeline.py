@@ -8,7 +8,7 @@ import torch
 
 from textvae.allocator import keep_freed_memory
 from textvae.config import DataConfig, Recipe, load_recipe
-from textvae.data.corpus import Split, encode_split, split_files, tokenize_split
+from textvae.data.corpus import Split, corpus_lines, encode_split, tokenize_lines
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model
@@ -20,16 +20,16 @@ from textvae.run import Run
 def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "valid", "test"),
                 log=print) -> tuple[Vocab, dict[str, Split]]:
     """Read and encode splits; the vocabulary is built from the training split unless given."""
-    files = split_files(cfg.corpus)
-    tokens = {s: tokenize_split(files[s], cfg.tokenizer, cfg.lower) for s in splits}
+    tokens = {s: tokenize_lines(corpus_lines(cfg, s), cfg.tokenizer, cfg.lower) for s in splits}
     if vocab is None:
-        train = tokens["train"] if "train" in tokens else tokenize_split(files["train"], cfg.tokenizer, cfg.lower)
+        train = tokens["train"] if "train" in tokens else tokenize_lines(corpus_lines(cfg, "train"), cfg.tokenizer,
+                                                                          cfg.lower)
         vocab = Vocab.build(train, cfg.vocab_size, cfg.min_count)
     out = {}
     for s in splits:
         out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0)
         if out[s].dropped:
-            names = ", ".join(map(str, files[s]))
+            names = f"{cfg.corpus} ({s})"
             if not out[s].ids:
                 raise TextVAEError(f"{names}: all {out[s].dropped} lines are longer than data.max_len={cfg.max_len} "
                                    f"tokens: nothing to train on")

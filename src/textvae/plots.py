@@ -26,9 +26,11 @@ def read_log(path: Path) -> tuple[list[dict], list[dict]]:
 
 
 def plot_run(run: Path) -> Path:
-    """Write RUN/plots/training.png: training rec, KL and neg_elbo by step; the KL share of the objective by
-    step (AutoGen Fig. 2); validation mi and au by epoch; the distribution of posterior means at the first and
-    last validation (mu-Forcing Fig. 2). Panels without data are left out."""
+    """Write RUN/plots/training.png: training rec, KL and neg_elbo by step, with the validation loss; the KL
+    share of the objective by step (AutoGen Fig. 2); validation mi (nats,
+    left axis) and active units (right axis) by epoch; the distribution of posterior means at the first and last
+    validation (mu-Forcing Fig. 2). Every point is marked, so a run with one log line still shows it. Panels
+    without data are left out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,26 +47,34 @@ def plot_run(run: Path) -> Path:
     hists = [r for r in valid if "mu_hist" in r]
     if hists:
         panels.append("mu")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.6), squeeze=False, layout="constrained")
     for ax, panel in zip(axes[0], panels, strict=True):
         if panel == "losses":
             for key in ("rec", "kl", "neg_elbo", "bow"):
                 pts = [(r["step"], r[key]) for r in train if key in r]
                 if pts:
-                    ax.plot(*zip(*pts, strict=True), label=key)
-            ax.set(xlabel="step", ylabel="nats per sentence", title="training")
+                    ax.plot(*zip(*pts, strict=True), ".-", label=key)
+            for key in ("neg_elbo", "nll", "rec"):  # the validation loss model selection uses
+                pts = [(r["step"], r[key]) for r in valid if r.get(key) is not None]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), "o--", color="black", label=f"valid {key}")
+                    break
+            ax.set(xlabel="step", ylabel="nats per sentence", title="training and validation loss")
             ax.legend()
         elif panel == "kl_share":
             pts = [(r["step"], r["kl_share"]) for r in train if "kl_share" in r]
-            ax.plot(*zip(*pts, strict=True), color="tab:red")
+            ax.plot(*zip(*pts, strict=True), ".-", color="tab:red")
             ax.set(xlabel="step", ylabel="% of the objective", title="KL term's share of the objective")
         elif panel == "mi_au":
-            for key, style in (("mi", "o-"), ("au", "s--")):
-                pts = [(r["epoch"], r[key]) for r in valid if key in r]
+            right = ax.twinx()  # mi in nats on the left, active units (a count) on the right
+            for axis, key, style, color, label in ((ax, "mi", "o-", "tab:blue", "mi (nats)"),
+                                                   (right, "au", "s--", "tab:orange", "active units")):
+                pts = [(r["epoch"], r[key]) for r in valid if r.get(key) is not None]
                 if pts:
-                    ax.plot(*zip(*pts, strict=True), style, label=key + (" (nats)" if key == "mi" else ""))
+                    axis.plot(*zip(*pts, strict=True), style, color=color, label=label)
+                axis.set_ylabel(label, color=color)
+            right.set_ylim(bottom=0)
             ax.set(xlabel="epoch", title="validation: mutual information, active units")
-            ax.legend()
         else:
             first_last = [(hists[0], ":"), (hists[-1], "-")] if len(hists) > 1 else [(hists[0], "-")]
             for rec, style in first_last:
@@ -77,8 +87,35 @@ def plot_run(run: Path) -> Path:
             ax.set(xlabel="posterior mean (all dimensions)", ylabel="density", title="distribution of mu")
             ax.legend()
     fig.suptitle(run.name)
-    fig.tight_layout()
     out = run / "plots" / "training.png"
+    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return out
+
+
+def plot_compare(result: dict, figures: list[str], out: Path) -> Path:
+    """Bar charts of chosen report figures across runs (``textvae.session.compare``'s result), one panel per
+    figure, written to ``out`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    unknown = [f for f in figures if f not in result["figures"]]
+    if unknown:
+        raise TextVAEError(f"--plot: no run has {', '.join(unknown)} (figures: {', '.join(result['figures'])})")
+    rows = result["rows"]
+    names = [Path(r["run"]).name for r in rows]
+    fig, axes = plt.subplots(1, len(figures), figsize=(max(4.0, 0.6 * len(rows) + 2) * len(figures), 3.8),
+                             squeeze=False, layout="constrained")
+    for ax, key in zip(axes[0], figures, strict=True):
+        values = [r[key] if r[key] is not None else float("nan") for r in rows]
+        bars = ax.bar(range(len(rows)), values, color="tab:blue")
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        k = {r["iw_samples"] for r in rows if r["iw_samples"]}
+        title = key + (f" (K={', '.join(map(str, sorted(k)))})" if key in ("nll_iw", "ppl_iw") and k else "")
+        ax.set(title=title, xticks=range(len(rows)))
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
     write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return out

@@ -6,6 +6,7 @@ import torch
 
 from textvae.data.batching import bucket_order, iterate_batches
 from textvae.models.vae import TextVAE, eval_mode
+from textvae.progress import task
 
 
 def posterior_codes(model: TextVAE, seqs: list[list[int]], batch_size: int = 128,
@@ -16,12 +17,13 @@ def posterior_codes(model: TextVAE, seqs: list[list[int]], batch_size: int = 128
         raise ValueError("this model has no latent code (an RNNLM)")
     mu = torch.empty(len(seqs), model.z_dim)
     logvar = torch.empty(len(seqs), model.z_dim) if model.is_stochastic else None
-    with eval_mode(model):
+    with eval_mode(model), task("encode", len(seqs)) as progress:
         for _, batch in iterate_batches(seqs, bucket_order([len(s) for s in seqs], batch_size, shuffle=False)):
             m, lv = model.posterior(batch.to(device))
             mu[batch.index] = m.float().cpu()
             if logvar is not None:
                 logvar[batch.index] = lv.float().cpu()
+            progress.advance(batch.size)
     return mu, logvar
 
 

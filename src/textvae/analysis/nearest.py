@@ -6,6 +6,7 @@ import torch
 
 from textvae.data.batching import bucket_order, iterate_batches
 from textvae.models.vae import TextVAE, eval_mode
+from textvae.progress import task
 
 
 def best_matching(model: TextVAE, z: torch.Tensor, corpus: list[list[int]], k: int = 1, batch_size: int = 128,
@@ -16,7 +17,7 @@ def best_matching(model: TextVAE, z: torch.Tensor, corpus: list[list[int]], k: i
     q, n = z.shape[0], len(corpus)
     scores = torch.empty(q, n)
     batches = bucket_order([len(s) for s in corpus], max(1, batch_size // q), False)
-    with eval_mode(model):
+    with eval_mode(model), task("score candidates", n) as progress:
         for _, batch in iterate_batches(corpus, batches):
             batch = batch.to(z.device)
             rows = batch.repeat(q)  # sentence-major: sentence i's q rows together
@@ -24,5 +25,6 @@ def best_matching(model: TextVAE, z: torch.Tensor, corpus: list[list[int]], k: i
             if per_token:
                 logp = logp / batch.lengths.unsqueeze(1)
             scores[:, batch.index.cpu()] = logp.T.float().cpu()
+            progress.advance(batch.size)
     top = scores.topk(min(k, n), dim=1)
     return top.values, top.indices

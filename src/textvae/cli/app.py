@@ -15,6 +15,20 @@ from textvae.errors import TextVAEError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Variational autoencoders of sentences.")
 
 
+def _version(show: bool) -> None:
+    if show:
+        from textvae import __version__
+
+        typer.echo(f"textvae {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Variational autoencoders of sentences: train, evaluate, sample, reconstruct, interpolate."""
+
+
 def fail(message: str) -> None:
     """Print ``error: message`` (one line) to stderr and exit with status 2."""
     typer.echo(f"error: {message}", err=True)
@@ -41,6 +55,15 @@ def command(name: str | None = None) -> Callable:
 def emit(as_json: bool, obj: Any, lines: list[str]) -> None:
     """Print ``obj`` as (strict) JSON with ``--json``, else the plain-text ``lines``."""
     typer.echo(to_json(obj, indent=2, ensure_ascii=False) if as_json else "\n".join(lines))
+
+
+def reading_note(reading: dict) -> list[str]:
+    """A line saying which words of user text the vocabulary lacks (none when it has them all)."""
+    if not reading or not reading["unknown"]:
+        return []
+    more = ", ..." if reading["unknown"] > len(reading["unknown_words"]) else ""
+    words = ", ".join(reading["unknown_words"]) + more
+    return [f"({reading['unknown']} of {reading['words']} words not in the vocabulary, read as <unk>: {words})"]
 
 
 def at_least(minimum: int, **options: int) -> None:

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 METRIC_ORDER = ("rec", "kl", "neg_elbo", "nll_iw", "nll", "ppl_elbo", "ppl_iw", "ppl", "ppl_rec", "mi", "au")
 
 
+UNITS = {"rec": "nats/sentence", "kl": "nats/sentence", "neg_elbo": "nats/sentence, the bound",
+         "nll_iw": "nats/sentence", "nll": "nats/sentence, exact", "ppl_elbo": "per token", "ppl_iw": "per token",
+         "ppl": "per token, exact", "ppl_rec": "per token", "mi": "nats", "au": "active units"}
+
+
 def format_metrics(metrics: dict) -> str:
-    """The metrics of ``textvae.session.evaluate_split``, one per line, with the split's size on top."""
+    """The metrics of ``textvae.session.evaluate_split``, one per line with its unit (and K beside the importance
+    sampled ones), the split's size on top and a warning when the vocabulary was cut."""
     head = f"{metrics['split']}: {metrics['sentences']} sentences, {metrics['tokens']} tokens (</s> counted)"
-    rows = [f"  {k:<9} {metrics[k]:.3f}" if isinstance(metrics[k], float) else f"  {k:<9} {metrics[k]}"
-            for k in METRIC_ORDER if k in metrics]
-    if "mi" in metrics:
-        rows.append(f"  (mi: {metrics['mi_variant']} estimate; nats per sentence unless ppl)")
+    rows = []
+    for k in METRIC_ORDER:
+        if k not in metrics:
+            continue
+        value = f"{metrics[k]:.3f}" if isinstance(metrics[k], float) else str(metrics[k])
+        unit = UNITS[k]
+        if k in ("nll_iw", "ppl_iw"):
+            unit += f", K={metrics['iw_samples']} importance samples"
+        if k == "mi":
+            unit += f", {metrics['mi_variant']} estimate"
+        if k == "au" and "z_dim" in metrics:
+            unit += f" of {metrics['z_dim']}"
+        rows.append(f"  {k:<9} {value:>9}  ({unit})")
+    if metrics.get("vocab_size_limit"):
+        rows.append(f"  note: vocabulary cut to the {metrics['vocab']:,} most frequent words (data.vocab_size): these "
+                    f"figures are not comparable with runs on the full vocabulary")
     return "\n".join([head, *rows])
 
 
@@ -26,4 +47,48 @@ def format_showcase(data: dict) -> str:
     lines.append("reconstructions (posterior mean, greedy decoding, <unk> banned):")
     for r in data["reconstructions"]:
         lines += [f"  in:  {r['input']}", f"  out: {r['output']}"]
+    b = data["bleu"]
+    lines.append(f"reconstruction BLEU {b['bleu']:.1f} (exact {100 * b['exact']:.1f}%) over the first {b['sentences']} "
+                 f"sentences: 0-100, how much of each sentence its posterior mean gives back; kl above is how much the "
+                 f"code says about a sentence (nats; 0: the model ignores it)")
     return "\n".join(lines)
+
+
+def _cell(row: dict, key: str) -> str:
+    v = row[key]
+    if v is None:
+        return "-"
+    if key in ("nll_iw", "ppl_iw"):
+        return f"{v:.2f} (K={row['iw_samples']})"
+    if key == "train_minutes":
+        return f"{v:.1f}"
+    if key == "params":
+        return f"{v / 1e6:.2f}M"
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def format_compare(result: dict) -> str:
+    """A text table of ``textvae.session.compare``'s result: one row per run."""
+    columns = ["run", "type", "model", "vocab", "params", *result["figures"], "epochs", "train_minutes"]
+    table = [columns] + [[_cell(r, c) for c in columns] for r in result["rows"]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    notes = ["(rec, kl, neg_elbo, nll_iw, nll: nats per sentence on the test split; ppl per token; mi in nats; "
+             "au active units)"]
+    cut = [r["run"] for r in result["rows"] if r["vocab_size_limit"]]
+    if cut:
+        notes.append(f"(vocabulary cut by data.vocab_size in {', '.join(cut)}: not comparable with full-vocabulary "
+                     f"runs)")
+    missing = [r["run"] for r in result["rows"] if r["report"] is None]
+    if missing:
+        notes.append(f"(no report yet: {', '.join(missing)})")
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:], *notes])
+
+
+def format_csv(result: dict) -> str:
+    """``textvae.session.compare``'s rows as CSV (every column, raw values)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(result["rows"][0]) if result["rows"] else ["run"])
+    writer.writeheader()
+    writer.writerows(result["rows"])
+    return buf.getvalue()

@@ -29,6 +29,7 @@ from textvae.cli.app import (
     command,
     decode_options,
     emit,
+    reading_note,
 )
 from textvae.data.corpus import read_lines
 from textvae.errors import TextVAEError
@@ -63,9 +64,9 @@ def reconstruct(run: Path = RUN, split: str = SPLIT,
                           length_penalty=length_penalty)
     s = sessions.open_run(run, device)
     lines = read_lines(file) if file is not None else s.split_lines(split)
-    r = sessions.reconstruct(s, lines[:limit] if limit > 0 else lines, opts, samples, seed)
+    r = sessions.reconstruct(s, lines[:limit] if limit > 0 else lines, opts, samples, seed, corpus=file is None)
     text = [f"{r['sentences']} sentences, {method} decoding: from the posterior mean BLEU "
-            f"{r['mean']['bleu']:.2f}, exact {100 * r['mean']['exact']:.1f}%"]
+            f"{r['mean']['bleu']:.2f}, exact {100 * r['mean']['exact']:.1f}%", *reading_note(r.get("reading"))]
     if "samples" in r:
         text.append(f"from {samples} posterior samples each: BLEU {r['samples']['bleu']:.2f}, "
                     f"exact {100 * r['samples']['exact']:.1f}%")
@@ -85,7 +86,7 @@ def interpolate(run: Path = RUN, a: Optional[str] = typer.Argument(None, help="F
     samples)."""
     opts = decode_options(method, width, max_len=max_len, allow_unk=allow_unk, seed=seed)
     r = sessions.interpolate(sessions.open_run(run, device), a, b, steps, opts, prior, seed)
-    emit(as_json, r, [f"{x['t']:.2f}  {x['sentence']}" for x in r["steps"]])
+    emit(as_json, r, [*reading_note(r["reading"]), *[f"{x['t']:.2f}  {x['sentence']}" for x in r["steps"]]])
 
 
 @command()
@@ -110,14 +111,15 @@ def arithmetic(run: Path = RUN,
     s = sessions.open_run(run, device)
     if analogy_:
         r = sessions.analogy(s, *analogy_, opts=opts)
-        emit(as_json, r, [f"{r['a']}  +  ({r['q']})  -  ({r['p']})", f"=> {r['b']}"])
+        a, p, q = r["read_as"]
+        emit(as_json, r, [f"{a}  +  ({q})  -  ({p})", f"=> {r['b']}", *reading_note(r["reading"])])
         return
     lines = read_lines(apply or source)
     r = sessions.attribute_transfer(s, read_lines(source), read_lines(target), lines[:limit] if limit > 0 else lines,
                                     scale, opts)
-    text = [f"attribute vector: norm {r['vector_norm']:.3f}, scale {scale}"]
+    text = [f"attribute vector: norm {r['vector_norm']:.3f}, scale {scale}", *reading_note(r["reading"])]
     for row in r["rows"]:
-        text += ["", f"input:   {row['input']}", f"decoded: {row['decoded']}", f"edited:  {row['edited']}"]
+        text += ["", f"input:   {row['read_as']}", f"decoded: {row['decoded']}", f"edited:  {row['edited']}"]
     emit(as_json, r, text)
 
 
@@ -143,16 +145,23 @@ def generate_eval(run: Path = RUN, n: int = typer.Option(3000, "--n", help="Sent
 @command()
 def nearest(run: Path = RUN, sentence: str = typer.Argument(..., help="Query sentence."),
             corpus: Optional[Path] = typer.Option(None, help="Candidate lines (default: the run's training split)."),
+            pool: int = typer.Option(10000, help="Score the first N candidates (0: all); the training split has "
+                                                 "42k sentences for PTB."),
             k: int = typer.Option(5, help="How many best matches."),
-            per_token: bool = typer.Option(False, "--per-token", help="Rank by log p per token, not per sentence."),
+            per_sentence: bool = typer.Option(False, "--per-sentence",
+                                              help="Rank by log p per sentence (favours short sentences), not per "
+                                                   "token."),
             device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
-    """AUTR's best-matching sentences: argmax over a corpus of log p(x | z = mu(query))."""
+    """AUTR's best-matching sentences: the candidates of highest log p(x | z = mu(query)), per token by default."""
     at_least(1, k=k)
+    at_least(0, pool=pool)
     s = sessions.open_run(run, device)
     lines = s.split_lines("train") if corpus is None else read_lines(corpus)
-    r = sessions.nearest(s, sentence, lines, k, per_token)
-    emit(as_json, r, [f"query: {sentence}", *[f"{m['log_p']:9.2f}  {m['sentence']}" for m in r["matches"]],
-                      f"(log p in {r['unit']})"])
+    lines = lines[:pool] if pool > 0 else lines
+    r = sessions.nearest(s, sentence, lines, k, per_token=not per_sentence, corpus=corpus is None)
+    emit(as_json, r, [f"query: {r['read_as']}", *reading_note(r["reading"]),
+                      *[f"{m['log_p']:9.3f}  {m['sentence']}" for m in r["matches"]],
+                      f"({r['unit']}; best of {r['candidates']:,} candidates)"])
 
 
 @command()
@@ -162,7 +171,7 @@ def encode(run: Path = RUN, file: Path = typer.Argument(..., help="One sentence 
            device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
     """Posterior means (and log-variances) of every line, in order, for downstream use."""
     sessions.check_codes_path(out)  # before the work
-    mu, logvar = sessions.encode(sessions.open_run(run, device), read_lines(file))
+    mu, logvar, reading = sessions.encode(sessions.open_run(run, device), read_lines(file))
     written = sessions.save_codes(out, mu, logvar)
-    emit(as_json, {"sentences": mu.shape[0], "z_dim": mu.shape[1], "files": written},
-         [f"{mu.shape[0]} codes of dimension {mu.shape[1]} -> {', '.join(written)}"])
+    emit(as_json, {"sentences": mu.shape[0], "z_dim": mu.shape[1], "files": written, "reading": reading},
+         [f"{mu.shape[0]} codes of dimension {mu.shape[1]} -> {', '.join(written)}", *reading_note(reading)])

@@ -10,7 +10,7 @@ import typer
 
 from textvae.atomic import to_json, write_json_atomic
 from textvae.cli.app import AS_JSON, DEVICE, SPLIT, command
-from textvae.cli.format import format_metrics, format_showcase
+from textvae.cli.format import format_compare, format_csv, format_metrics, format_showcase
 from textvae.errors import TextVAEError
 
 
@@ -85,3 +85,27 @@ def plot(run: Path = typer.Argument(..., help="Run folder.")) -> None:
     from textvae.plots import plot_run
 
     typer.echo(f"wrote {plot_run(run)}")
+
+
+@command()
+def compare(
+    runs: list[str] = typer.Argument(..., help="Run folders, folders of runs, or glob patterns."),
+    as_json: bool = AS_JSON,
+    csv: bool = typer.Option(False, "--csv", help="Print CSV."),
+    plot_: list[str] = typer.Option([], "--plot", help="Plot this figure across the runs (repeatable), e.g. nll_iw."),
+    out: Path = typer.Option(Path("compare.png"), "--out", "-o", help="Where --plot writes its PNG."),
+) -> None:
+    """Several runs side by side: their test figures (nats per sentence; K beside nll_iw), model and corpus."""
+    from textvae.session import compare as compare_runs
+
+    result = compare_runs(runs)
+    if plot_:
+        from textvae.plots import plot_compare
+
+        typer.echo(f"wrote {plot_compare(result, plot_, out)}", err=True)
+    if as_json:
+        typer.echo(to_json(result, indent=2))
+    elif csv:
+        typer.echo(format_csv(result), nl=False)
+    else:
+        typer.echo(format_compare(result))

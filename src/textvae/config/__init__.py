@@ -18,6 +18,7 @@ from textvae.config.sections import (
     DataConfig,
     EvalConfig,
     FreeBitsConfig,
+    InputConfig,
     KLWeightConfig,
     MuForcingConfig,
     ObjectiveConfig,
@@ -28,7 +29,7 @@ from textvae.config.sections import (
 
 __all__ = [
     "DECODER_KINDS", "ENCODER_KINDS", "AutoGenConfig", "BowConfig", "DataConfig", "EvalConfig", "FlatModelConfig",
-    "FreeBitsConfig", "KLWeightConfig", "LSTMDecoderConfig", "LSTMEncoderConfig", "ModelConfig", "MuForcingConfig",
-    "ObjectiveConfig", "Recipe", "TrainConfig", "WordDropoutConfig", "check_ranges", "from_dict", "kind_options",
-    "load_recipe", "recipe_to_yaml", "upgrade_flat_model",
+    "FreeBitsConfig", "InputConfig", "KLWeightConfig", "LSTMDecoderConfig", "LSTMEncoderConfig", "ModelConfig",
+    "MuForcingConfig", "ObjectiveConfig", "Recipe", "TrainConfig", "WordDropoutConfig", "check_ranges", "from_dict",
+    "kind_options", "load_recipe", "recipe_to_yaml", "upgrade_flat_model",
 ]

@@ -11,11 +11,33 @@ from textvae.config.model import ModelConfig
 
 
 @dataclass
+class InputConfig:
+    """How text a user types is brought to the corpus's form (``textvae.data.normalize``). "auto": the corpus's
+    registered style, else from ``data.tokenizer`` (whitespace-tokenized corpora: moses) and ``data.lower``. A run
+    records the resolved values in its config.yaml."""
+
+    tokenizer: Literal["auto", "word", "char", "moses", "penn"] = "auto"
+    lower: Literal["auto", True, False] = "auto"
+    numbers: str = "auto"
+    """The token that replaces numbers ("N" in PTB); "" keeps numbers."""
+    punct: Literal["auto", "keep", "drop"] = "auto"
+    """drop: punctuation the vocabulary lacks is left out (PTB has none)."""
+
+
+@dataclass
 class DataConfig:
     corpus: str = "ptb"
-    """A registry name (see ``textvae.data.corpus.CORPORA``) or a folder holding train/valid/test files."""
-    tokenizer: Literal["word", "char"] = "word"
+    """A registry name (see ``textvae.data.corpus.CORPORA``), a folder holding train/valid/test files, or one text
+    file split into train/valid/test by ``valid_fraction``, ``test_fraction`` and ``split_seed``."""
+    tokenizer: Literal["word", "char", "moses", "penn"] = "word"
+    """How corpus lines become tokens: word (already tokenized: whitespace), char, moses (raw text: sacremoses),
+    penn (raw text: Penn Treebank conventions, NLTK's Treebank tokenizer)."""
     lower: bool = False
+    input: InputConfig = field(default_factory=InputConfig)
+    valid_fraction: float = 0.05
+    """A single-file corpus: the share of its lines held out for validation."""
+    test_fraction: float = 0.05
+    split_seed: int = 0
     max_len: int = 0
     """Drop training sentences with more tokens than this (0: keep all). Evaluation splits are never filtered."""
     vocab_size: int = 0

@@ -1,11 +1,16 @@
-"""Corpora: a registry of bundled corpora and reading one-sentence-per-line files strictly."""
+"""Corpora: a registry of bundled corpora with the style each was normalised in, folders of split files, single
+text files split deterministically, and reading one-sentence-per-line files strictly."""
 
 from __future__ import annotations
 
 import os
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from textvae.data.normalize import Style
 from textvae.data.tokenize import tokenize
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
@@ -20,28 +25,39 @@ CORPORA: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Corpus name -> split -> files (read one after the other), relative to the data folder (see ``data_root``)."""
 
+STYLES: dict[str, dict] = {
+    "ptb": {"tokenizer": "penn", "lower": True, "numbers": "N", "punct": "drop"},
+    "yelp": {"tokenizer": "penn", "lower": True, "numbers": "", "punct": "keep"},
+}
+"""How each registered corpus was normalised (``textvae.data.normalize.Style``): PTB (Mikolov) is Penn Treebank
+tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and
+digits."""
+
 _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "val"), "test": ("test",)}
 
 
 def data_root() -> Path:
-    """$TEXTVAE_DATA, else ./data, else the ``data/`` folder of the source checkout."""
+    """Where the bundled corpora are: $TEXTVAE_DATA; else the ``data/`` folder of the source checkout this module
+    is in; else where ``pip install`` put them (``<prefix>/share/textvae/data``, the wheel's data files)."""
     env = os.environ.get("TEXTVAE_DATA")
     if env:
         return Path(env)
-    if (Path.cwd() / "data").is_dir():
-        return Path.cwd() / "data"
-    return Path(__file__).resolve().parents[3] / "data"
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
+        return checkout / "data"
+    return Path(sysconfig.get_path("data")) / "share" / "textvae" / "data"
 
 
 def split_files(corpus: str) -> dict[str, list[Path]]:
-    """Files of each split for a registry name or a folder with files named like *train*, *valid|dev*, *test*."""
+    """Files of each split for a registry name or a folder with files named like *train*, *valid|dev*, *test*
+    (a single-file corpus: see :func:`corpus_lines`)."""
     if corpus in CORPORA:
         root = data_root()
         return {s: [root / f for f in files] for s, files in CORPORA[corpus].items()}
     folder = Path(corpus)
     if not folder.is_dir():
         raise TextVAEError(
-            f"data.corpus: '{corpus}' is neither a registered corpus ({', '.join(CORPORA)}) nor a folder"
+            f"data.corpus: '{corpus}' is neither a registered corpus ({', '.join(CORPORA)}), a folder nor a file"
         )
     files = {}
     for split, aliases in _SPLIT_ALIASES.items():
@@ -97,9 +113,45 @@ def read_split(files: list[Path]) -> list[str]:
     return [line for path in files for line in read_lines(path)]
 
 
-def tokenize_split(files: list[Path], kind: str, lower: bool) -> list[list[str]]:
-    """Tokenized lines of a split's files."""
-    return [tokenize(line, kind, lower) for line in read_split(files)]
+def split_indices(n: int, valid_fraction: float, test_fraction: float, seed: int) -> dict[str, list[int]]:
+    """Line numbers of a single-file corpus of ``n`` lines per split: a permutation drawn from ``seed`` (numpy's
+    PCG64, the same on every machine) gives round(n * fraction) lines (at least one) to valid and to test; each
+    split keeps the file's order."""
+    n_valid, n_test = (max(1, round(n * f)) for f in (valid_fraction, test_fraction))
+    if n - n_valid - n_test < 1:
+        raise ValueError(f"{n} lines are too few to split into train, valid and test")
+    perm = np.random.default_rng(seed).permutation(n)
+    parts = {"valid": perm[:n_valid], "test": perm[n_valid : n_valid + n_test], "train": perm[n_valid + n_test :]}
+    return {k: sorted(v.tolist()) for k, v in parts.items()}
+
+
+def corpus_lines(cfg, split: str) -> list[str]:
+    """The raw lines of a split of ``cfg.corpus`` (``cfg``: a DataConfig): a registered corpus, a folder of split
+    files, or one text file split by :func:`split_indices`."""
+    path = Path(cfg.corpus)
+    if cfg.corpus not in CORPORA and path.is_file():
+        lines = read_lines(path)
+        try:
+            idx = split_indices(len(lines), cfg.valid_fraction, cfg.test_fraction, cfg.split_seed)[split]
+        except ValueError as exc:
+            raise TextVAEError(f"{path}: {exc}") from None
+        return [lines[i] for i in idx]
+    return read_split(split_files(cfg.corpus)[split])
+
+
+def input_style(cfg) -> Style:
+    """How text a user types is normalised for a run whose data section is ``cfg``: each "auto" field of
+    ``cfg.input`` from the corpus's registered style (:data:`STYLES`), else from the data section (whitespace-
+    tokenized corpora get moses for raw input; lower case as ``data.lower``; numbers and punctuation kept)."""
+    base = STYLES.get(cfg.corpus) or {"tokenizer": "moses" if cfg.tokenizer == "word" else cfg.tokenizer,
+                                      "lower": cfg.lower, "numbers": "", "punct": "keep"}
+    given = {k: getattr(cfg.input, k) for k in ("tokenizer", "lower", "numbers", "punct")}
+    return Style(**{k: base[k] if v == "auto" else v for k, v in given.items()})
+
+
+def tokenize_lines(lines: list[str], kind: str, lower: bool) -> list[list[str]]:
+    """Tokens of each line."""
+    return [tokenize(line, kind, lower) for line in lines]
 
 
 def encode_split(name: str, sentences: list[list[str]], vocab: Vocab, max_len: int = 0) -> Split:

@@ -11,6 +11,7 @@ from textvae.decoding.beam import beam_search
 from textvae.decoding.greedy import greedy_decode
 from textvae.decoding.sampling import sample_decode
 from textvae.models.vae import TextVAE
+from textvae.progress import task
 
 
 @dataclass(kw_only=True)
@@ -53,17 +54,23 @@ def decode(model: TextVAE, z: torch.Tensor | None, opts: DecodeOptions, n: int =
     max_len = max_steps(model, opts.max_len)
     step = max(1, opts.batch_size // opts.width) if opts.method == "beam" else opts.batch_size
     out: list[list[int]] = []
-    for i in range(0, total, step):
-        zi = z[i : i + step] if z is not None else None
-        fi = forced[i : i + step] if forced is not None else None
-        rows = min(step, total - i)
-        if opts.method == "greedy":
-            out += greedy_decode(model, zi, max_len, rows, opts.ban_unk, fi)
-        elif opts.method == "beam":
-            out += beam_search(model, zi, opts.width, max_len, rows, opts.length_penalty, opts.ban_unk, fi).best
-        elif opts.method == "sample":
-            out += sample_decode(model, zi, max_len, rows, opts.temperature, opts.top_k, opts.top_p,
-                                 opts.ban_unk, gen, fi)
-        else:
-            raise ValueError(f"unknown decoding method {opts.method!r}")
+    with task(f"decode ({opts.method})", total) as progress:
+        for i in range(0, total, step):
+            out += _decode_chunk(model, z, forced, opts, gen, max_len, i, min(step, total - i))
+            progress.advance(min(step, total - i))
     return out
+
+
+def _decode_chunk(model: TextVAE, z: torch.Tensor | None, forced: torch.Tensor | None, opts: DecodeOptions,
+                  gen: torch.Generator, max_len: int, i: int, rows: int) -> list[list[int]]:
+    """Sentences i .. i + rows of a decode."""
+    zi = z[i : i + rows] if z is not None else None
+    fi = forced[i : i + rows] if forced is not None else None
+    if opts.method == "greedy":
+        return greedy_decode(model, zi, max_len, rows, opts.ban_unk, fi)
+    if opts.method == "beam":
+        return beam_search(model, zi, opts.width, max_len, rows, opts.length_penalty, opts.ban_unk, fi).best
+    if opts.method == "sample":
+        return sample_decode(model, zi, max_len, rows, opts.temperature, opts.top_k, opts.top_p, opts.ban_unk, gen,
+                             fi)
+    raise ValueError(f"unknown decoding method {opts.method!r}")

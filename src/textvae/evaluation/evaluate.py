@@ -12,7 +12,7 @@ from textvae.data.batching import bucket_order, iterate_batches
 from textvae.data.corpus import Split
 from textvae.evaluation.estimators import active_units, mutual_info, mutual_info_minibatch, nll_iw
 from textvae.models.vae import TextVAE, eval_mode
-from textvae.progress import PlainProgress, progress_bar
+from textvae.progress import task
 
 MU_RANGE, MU_BINS = 4.0, 40
 
@@ -53,11 +53,9 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
     n, tokens = len(split), split.n_tokens
     batches = bucket_order([len(s) for s in split.ids], batch_size, shuffle=False)
     start = time.perf_counter()
-    with progress_bar(show_progress) as bar:
-        task = bar.add_task(f"evaluate {split.name}", total=len(split), rate="")
-        # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
-        plain = PlainProgress(f"evaluate {split.name}", tokens, "tokens") if show_progress is None else None
-        done = done_tokens = 0
+    # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
+    with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), tokens,
+              "tokens", show=show_progress is not False) as progress:
         for _, batch in iterate_batches(split.ids, batches):
             batch = batch.to(device)
             if model.has_latent:
@@ -72,11 +70,7 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
                         sums["nll_iw"] += float(nll_iw(model, batch, k, cfg.iw_tokens, gen_iw, (mu, logvar)).sum())
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
-            done += batch.size
-            done_tokens += batch.n_tokens
-            bar.update(task, advance=batch.size, rate=f"{done / (time.perf_counter() - start):.1f} sent/s")
-            if plain is not None and bar.disable:
-                plain.update(done_tokens)
+            progress.advance(batch.n_tokens)
     out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
     if not model.has_latent:
         out.update(nll=sums["rec"] / n, ppl=perplexity(sums["rec"], tokens))

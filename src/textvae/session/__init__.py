@@ -7,6 +7,7 @@ JSON-ready data. The CLI prints these results; a web page or a notebook calls th
     interpolate(s, "the company said it would sell", "he is a good man", steps=5)
 """
 
+from textvae.session.compare import compare
 from textvae.session.core import Session, open_run
 from textvae.session.latent import (
     analogy,
@@ -22,5 +23,5 @@ from textvae.session.latent import (
 )
 from textvae.session.report import evaluate_split, showcase
 
-__all__ = ["Session", "analogy", "attribute_transfer", "check_codes_path", "encode", "evaluate_split", "generate_eval",
-           "interpolate", "nearest", "open_run", "reconstruct", "sample", "save_codes", "showcase"]
+__all__ = ["Session", "analogy", "attribute_transfer", "check_codes_path", "compare", "encode", "evaluate_split",
+           "generate_eval", "interpolate", "nearest", "open_run", "reconstruct", "sample", "save_codes", "showcase"]

@@ -9,7 +9,8 @@ import torch
 
 from textvae.analysis.codes import posterior_codes, prior_codes
 from textvae.config import Recipe
-from textvae.data.corpus import Split, read_split, split_files
+from textvae.data.corpus import Split, corpus_lines, input_style
+from textvae.data.normalize import Normalized, Normalizer
 from textvae.data.tokenize import detokenize, tokenize
 from textvae.data.vocab import Vocab
 from textvae.decoding import DecodeOptions, decode
@@ -22,10 +23,11 @@ SPLITS = ("train", "valid", "test")
 
 @dataclass
 class Session:
-    """A reopened run: ``ids(line)`` tokenizes as the run's recipe does (unknown words -> <unk>), ``text(ids)``
-    joins tokens back, ``codes(lines)`` gives the posterior means and log-variances (N, Z) on the run's device,
-    ``prior(n, seed)`` codes from N(0, I), ``decode(z, opts)`` the sentences of codes. The model is in eval mode
-    with gradients off (``load_run``): one Session can serve several threads."""
+    """A reopened run. Text a user gives is read in the corpus's style (``read``: ``textvae.data.normalize``,
+    unknown words reported); a line of the corpus itself is tokenized as the corpus was (``ids``). ``text(ids)``
+    joins tokens back, ``codes(lines)`` gives the posterior means and log-variances (N, Z) of user text on the
+    run's device, ``prior(n, seed)`` codes from N(0, I), ``decode(z, opts)`` the sentences of codes. The model is
+    in eval mode with gradients off (``load_run``): one Session can serve several threads."""
 
     recipe: Recipe
     vocab: Vocab
@@ -33,9 +35,17 @@ class Session:
     device: str
     run_path: Path
     _splits: dict[str, Split] = field(default_factory=dict, repr=False)
+    _normalizer: Normalizer | None = field(default=None, repr=False)
 
     def ids(self, line: str) -> list[int]:
+        """A corpus line's token ids, tokenized as the corpus was (unknown words -> <unk>)."""
         return self.vocab.encode(tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower))
+
+    def read(self, text: str) -> Normalized:
+        """Text a user typed, in the corpus's style: its tokens, ids and the words not in the vocabulary."""
+        if self._normalizer is None:
+            self._normalizer = Normalizer(input_style(self.recipe.data), self.vocab)
+        return self._normalizer(text)
 
     def text(self, ids: list[int]) -> str:
         return detokenize(self.vocab.decode(ids), self.recipe.data.tokenizer)
@@ -46,8 +56,8 @@ class Session:
             raise TextVAEError(f"{self.run_path}: this run is an RNNLM: it has no latent code")
 
     def codes(self, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Posterior means and log-variances (None for the autoencoder) of text lines, (N, Z) each."""
-        return self.codes_of_ids([self.ids(s) for s in lines])
+        """Posterior means and log-variances (None for the autoencoder) of user text lines, (N, Z) each."""
+        return self.codes_of_ids([self.read(s).ids for s in lines])
 
     def codes_of_ids(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Posterior means and log-variances of token-id sentences (no specials), (N, Z) each, on the device."""
@@ -71,7 +81,7 @@ class Session:
         """The raw lines of a split of the run's corpus."""
         if split not in SPLITS:
             raise TextVAEError(f"--split: must be train, valid or test, got '{split}'")
-        return read_split(split_files(self.recipe.data.corpus)[split])
+        return corpus_lines(self.recipe.data, split)
 
     def split(self, name: str) -> Split:
         """A split of the run's corpus encoded with the run's vocabulary (read once, then cached)."""

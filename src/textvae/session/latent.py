@@ -11,11 +11,20 @@ import torch
 from textvae.analysis import analogy as analogy_code
 from textvae.analysis import attribute_vector, best_matching, homotopy, reconstruction_scores
 from textvae.atomic import write_atomic
+from textvae.data.normalize import Normalized
 from textvae.decoding import DecodeOptions, decode
 from textvae.errors import TextVAEError
 from textvae.session.core import Session
 
 GREEDY = DecodeOptions(method="greedy")
+
+
+def reading(read: list[Normalized]) -> dict:
+    """How user text was read: words (tokens after normalisation), how many were unknown (they became <unk>) and
+    which (at most 20, first seen first)."""
+    unknown = list(dict.fromkeys(w for r in read for w in r.unknown))
+    return {"words": sum(len(r.tokens) for r in read), "unknown": sum(len(r.unknown) for r in read),
+            "unknown_words": unknown[:20]}
 
 
 def sample(s: Session, n: int = 10, opts: DecodeOptions = GREEDY, seed: int = 0, stretch: float = 0.0) -> dict:
@@ -29,15 +38,24 @@ def sample(s: Session, n: int = 10, opts: DecodeOptions = GREEDY, seed: int = 0,
     return {"method": opts.method, "stretch": stretch, "seed": seed, "prior": has_prior, "sentences": sentences}
 
 
-def reconstruct(s: Session, lines: list[str], opts: DecodeOptions = GREEDY, samples: int = 3, seed: int = 0) -> dict:
+def reconstruct(s: Session, lines: list[str], opts: DecodeOptions = GREEDY, samples: int = 3, seed: int = 0,
+                corpus: bool = False) -> dict:
     """Decodes of each line's posterior mean and of ``samples`` draws from q(z|x) (Bowman et al. Table 7), with
-    corpus BLEU and the exact-match rate against the lines as the model sees them (tokenized, unknown words as
-    <unk>). Keys: sentences, method, mean {bleu, exact}, samples {bleu, exact} (a VAE with samples > 0 only),
-    examples [{input, mean, samples}]."""
-    refs = [s.text(s.ids(line)) for line in lines]
-    mu, logvar = s.codes(lines)
+    corpus BLEU and the exact-match rate against the lines as the model sees them (unknown words as <unk>).
+    ``lines`` are user text, read in the corpus's style, or with ``corpus`` lines of the corpus itself. Keys:
+    sentences, method, mean {bleu, exact}, samples {bleu, exact} (a VAE with samples > 0 only), reading (user
+    text: see :func:`reading`), examples [{input, mean, samples}]."""
+    if corpus:
+        ids = [s.ids(line) for line in lines]
+    else:
+        read = [s.read(line) for line in lines]
+        ids = [r.ids for r in read]
+    refs = [s.text(x) for x in ids]
+    mu, logvar = s.codes_of_ids(ids)
     from_mean = s.decode(mu, opts)
     result = {"sentences": len(refs), "method": opts.method, "mean": reconstruction_scores(refs, from_mean)}
+    if not corpus:
+        result["reading"] = reading(read)
     drawn = []
     if samples > 0 and logvar is not None:
         g = torch.Generator(device=s.device).manual_seed(seed)
@@ -58,48 +76,59 @@ def interpolate(s: Session, a: str | None = None, b: str | None = None, steps: i
     if steps < 2:
         raise TextVAEError("--steps: at least 2")
     s.require_latent()
-    z = s.prior(2, seed) if prior else s.codes([a, b])[0]
+    read = [] if prior else [s.read(a), s.read(b)]
+    z = s.prior(2, seed) if prior else s.codes_of_ids([r.ids for r in read])[0]
     sentences = s.decode(homotopy(z[0], z[1], steps), opts)
     ts = torch.linspace(0, 1, steps).tolist()
-    return {"endpoints": None if prior else [a, b],
+    return {"endpoints": None if prior else [a, b], "read_as": [r.text for r in read], "reading": reading(read),
             "steps": [{"t": t, "sentence": x} for t, x in zip(ts, sentences, strict=True)]}
 
 
 def analogy(s: Session, a: str, p: str, q: str, opts: DecodeOptions = GREEDY) -> dict:
-    """The decode of z_a + z_q - z_p (a is to b as p is to q), posterior means. Keys: a, p, q, b."""
-    z, _ = s.codes([a, p, q])
+    """The decode of z_a + z_q - z_p (a is to b as p is to q), posterior means. Keys: a, p, q, b, read_as, reading."""
+    read = [s.read(x) for x in (a, p, q)]
+    z, _ = s.codes_of_ids([r.ids for r in read])
     (out,) = s.decode(analogy_code(z[0], z[1], z[2]).unsqueeze(0), opts)
-    return {"a": a, "p": p, "q": q, "b": out}
+    return {"a": a, "p": p, "q": q, "b": out, "read_as": [r.text for r in read], "reading": reading(read)}
 
 
 def attribute_transfer(s: Session, source: list[str], target: list[str], apply: list[str], scale: float = 1.0,
                        opts: DecodeOptions = GREEDY) -> dict:
     """mu-Forcing 5.6: v = mean posterior mean of ``target`` - that of ``source`` (e.g. negative -> positive),
-    added ``scale`` times to the posterior means of the ``apply`` lines. Keys: vector_norm, scale, rows [{input,
-    decoded (without v), edited}]."""
-    z_from, _ = s.codes(source)
-    z_to, _ = s.codes(target)
+    added ``scale`` times to the posterior means of the ``apply`` lines. Keys: vector_norm, scale, reading (of all
+    three sets), rows [{input, read_as, decoded (without v), edited}]."""
+    sets = [[s.read(x) for x in lines] for lines in (source, target, apply)]
+    z_from, z_to, z = (s.codes_of_ids([r.ids for r in read])[0] for read in sets)
     vec = attribute_vector(z_from, z_to)
-    z, _ = s.codes(apply)
     before, after = s.decode(z, opts), s.decode(z + scale * vec, opts)
-    rows = [{"input": x, "decoded": b0, "edited": b1} for x, b0, b1 in zip(apply, before, after, strict=True)]
-    return {"vector_norm": float(vec.norm()), "scale": scale, "rows": rows}
+    rows = [{"input": x, "read_as": r.text, "decoded": b0, "edited": b1}
+            for x, r, b0, b1 in zip(apply, sets[2], before, after, strict=True)]
+    return {"vector_norm": float(vec.norm()), "scale": scale, "reading": reading([r for rs in sets for r in rs]),
+            "rows": rows}
 
 
-def nearest(s: Session, sentence: str, candidates: list[str], k: int = 5, per_token: bool = False) -> dict:
-    """AUTR's best-matching sentences: the ``k`` candidates of highest log p(x | z = mu(sentence)), per sentence
-    or (``per_token``) per token with </s>. Keys: query, unit, matches [{sentence, log_p}]."""
-    z, _ = s.codes([sentence])
-    scores, idx = best_matching(s.model, z, [s.ids(x) for x in candidates], k, s.recipe.data.eval_batch_size,
-                                per_token)
+def nearest(s: Session, sentence: str, candidates: list[str], k: int = 5, per_token: bool = True,
+            corpus: bool = False) -> dict:
+    """AUTR's best-matching sentences: the ``k`` candidates of highest log p(x | z = mu(sentence)), per token with
+    </s> (``per_token``, the default: a total favours the shortest sentences) or per sentence. ``candidates`` are
+    user text read in the corpus's style, or with ``corpus`` lines of the corpus. Keys: query, read_as, reading,
+    candidates, unit, matches [{sentence, log_p}]."""
+    query = s.read(sentence)
+    z, _ = s.codes_of_ids([query.ids])
+    pool = [s.ids(x) for x in candidates] if corpus else [s.read(x).ids for x in candidates]
+    scores, idx = best_matching(s.model, z, pool, k, s.recipe.data.eval_batch_size, per_token)
     rows = [{"sentence": candidates[i], "log_p": v} for v, i in zip(scores[0].tolist(), idx[0].tolist(), strict=True)]
-    return {"query": sentence, "unit": "nats per token" if per_token else "nats", "matches": rows}
+    unit = "log p(x | z) per token (</s> counted), nats" if per_token else "log p(x | z) per sentence, nats"
+    return {"query": sentence, "read_as": query.text, "reading": reading([query]), "candidates": len(candidates),
+            "unit": unit, "matches": rows}
 
 
-def encode(s: Session, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Posterior means and log-variances (None for the autoencoder) of every line, in order, (N, Z) on the CPU."""
-    mu, logvar = s.codes(lines)
-    return mu.cpu().contiguous(), None if logvar is None else logvar.cpu().contiguous()
+def encode(s: Session, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """Posterior means and log-variances (None for the autoencoder) of every line of user text, in order, (N, Z)
+    on the CPU, and how the lines were read (:func:`reading`)."""
+    read = [s.read(x) for x in lines]
+    mu, logvar = s.codes_of_ids([r.ids for r in read])
+    return mu.cpu().contiguous(), None if logvar is None else logvar.cpu().contiguous(), reading(read)
 
 
 def check_codes_path(out: Path) -> None:
@@ -148,7 +177,7 @@ def generate_eval(s: Session, n: int = 3000, refs: int = 3000, opts: DecodeOptio
     if n < 2:
         raise TextVAEError("--n: at least 2 (Self-BLEU compares samples with each other)")
     sample_ids = decode(s.model, s.prior(n, seed), opts, n)
-    lines = s.split_lines("test")
+    lines = s.split_lines("test")  # corpus lines: tokenized as the corpus was
     lines = lines[:refs] if refs > 0 else lines
     references = [s.vocab.decode(s.ids(x)) for x in lines]  # unknown words as <unk>, as the samples see them
     scores = generation_scores([s.vocab.decode(x) for x in sample_ids], references)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from textvae.analysis.codes import prior_codes
+from textvae.analysis.reconstruct import reconstruction_scores
 from textvae.decoding import DecodeOptions
 from textvae.evaluation.evaluate import evaluate
 from textvae.session.core import Session
@@ -15,16 +16,19 @@ SHOWCASE = DecodeOptions(method="greedy", ban_unk=True)
 
 def evaluate_split(s: Session, split: str = "test", iw_samples: int | None = None) -> dict:
     """The full metric set (``docs/metrics.md``) of the run's best weights on a split, with ``iw_samples`` = K
-    for nll_iw (default: the recipe's). Adds ``run``: the run folder."""
+    for nll_iw (default: the recipe's). Adds ``run`` (the run folder), ``vocab`` (its size), ``vocab_size_limit``
+    (the recipe's cut, 0: none) and ``z_dim``."""
     metrics = evaluate(s.model, s.split(split), s.recipe.eval, s.recipe.data.eval_batch_size, s.device, iw_samples)
-    metrics["run"] = str(s.run_path)
+    metrics.update(run=str(s.run_path), vocab=len(s.vocab), vocab_size_limit=s.recipe.data.vocab_size,
+                   z_dim=s.model.z_dim)
     return metrics
 
 
-def showcase(s: Session, split: str = "test", n: int = 5, seed: int = 0) -> dict:
+def showcase(s: Session, split: str = "test", n: int = 5, seed: int = 0, bleu_sentences: int = 200) -> dict:
     """``n`` greedy decodes of z ~ N(0, I) and ``n`` greedy reconstructions (posterior mean) of random sentences of
     ``split``, <unk> banned; for an RNNLM, its one greedy sentence. Keys: model (vae, ae or lm), samples, and for
-    models with codes, reconstructions [{input, output}]."""
+    models with codes, reconstructions [{input, output}] and bleu {bleu, exact, sentences}: the reconstruction
+    BLEU of the first ``bleu_sentences`` sentences of the split (greedy, from the posterior mean)."""
     model = "lm" if not s.model.has_latent else "vae" if s.model.is_stochastic else "ae"
     if model == "lm":
         return {"model": model, "samples": s.decode(None, SHOWCASE, 1)}
@@ -35,4 +39,6 @@ def showcase(s: Session, split: str = "test", n: int = 5, seed: int = 0) -> dict
     seqs = [data.ids[i] for i in idx]
     mu, _ = s.codes_of_ids(seqs)
     recs = [{"input": s.text(x), "output": y} for x, y in zip(seqs, s.decode(mu, SHOWCASE), strict=True)]
-    return {"model": model, "samples": samples, "reconstructions": recs}
+    first = data.ids[:bleu_sentences]
+    bleu = reconstruction_scores([s.text(x) for x in first], s.decode(s.codes_of_ids(first)[0], SHOWCASE))
+    return {"model": model, "samples": samples, "reconstructions": recs, "bleu": {**bleu, "sentences": len(first)}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Callable
@@ -11,6 +12,8 @@ import torch
 
 from textvae.atomic import remove_stale_temps, write_text_atomic
 from textvae.config import Recipe, load_recipe, recipe_to_yaml
+from textvae.config.sections import InputConfig
+from textvae.data.corpus import input_style
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model
@@ -70,6 +73,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
     if device:
         cfg.train.device = device
     resolve_device(cfg.train.device)  # a device that is not here fails before any work
+    cfg.data.input = InputConfig(**dataclasses.asdict(input_style(cfg.data)))  # recorded: how typed text is read
     run = Run(Path(out) if out is not None else Path("runs") / cfg.name)
     _check_out(run)
     vocab, splits = load_splits(cfg.data, splits=("train", "valid"), log=log)

@@ -134,9 +134,10 @@ class Trainer:
                 f"{len(self.vocab)}, {len(self.splits['train'])} training sentences, device {self.device}")
 
     def summary(self) -> dict:
-        """Optimiser steps, epochs, training wall time (s) and target tokens so far, and tokens per second."""
+        """Parameters, optimiser steps, epochs, training wall time (s) and target tokens so far, tokens per second."""
         st = self.state
-        return {"steps": st["step"], "epochs": st["epoch"], "train_seconds": st["train_seconds"],
+        return {"params": self.model.n_params, "steps": st["step"], "epochs": st["epoch"],
+                "train_seconds": st["train_seconds"],
                 "train_tokens": st["train_tokens"],
                 "tokens_per_s": st["train_tokens"] / max(st["train_seconds"], 1e-9)}
 
@@ -282,7 +283,7 @@ class Trainer:
 
     def _log_train(self, n_batches: int, bar, task) -> None:
         """Write the averages of the log window to the log and start a new window; show them on the bar, or as a
-        plain line with the epoch's ETA when there is no terminal."""
+        plain line with the run's ETA when there is no terminal."""
         self._check_finite()
         t, st, w = self.recipe.train, self.state, self.window
         record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
@@ -290,14 +291,16 @@ class Trainer:
                   "lr": self.optimizer.param_groups[0]["lr"], "tokens": w["tokens"],
                   "tokens_per_s": w["tokens"] / max(w["seconds"], 1e-9), "time": time.time()}
         self._write_log(record)
-        bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  loss {record['loss']:.2f}")
+        shown = f"objective {record['loss']:.2f}" + (f"  neg_elbo {record['neg_elbo']:.2f}"
+                                                     if "kl" in record else "")
+        bar.update(task, rate=f"{record['tokens_per_s']:.0f} tok/s  {shown}")
         if bar.disable:
-            left = n_batches - st["position"]
+            left = n_batches - st["position"] + max(0, t.epochs - st["epoch"] - 1) * n_batches
             if t.max_steps:
                 left = min(left, t.max_steps - st["step"])
-            self.log(f"epoch {st['epoch'] + 1} batch {st['position']}/{n_batches} step {st['step']}: "
-                     f"loss {record['loss']:.2f}  {record['tokens_per_s']:.0f} tok/s  "
-                     f"epoch ETA {left * w['seconds'] / w['steps'] / 60:.1f} min")
+            self.log(f"epoch {st['epoch'] + 1}/{t.epochs} batch {st['position']}/{n_batches} step {st['step']}: "
+                     f"{shown} (nats/sentence)  {record['tokens_per_s']:.0f} tok/s  "
+                     f"ETA {left * w['seconds'] / w['steps'] / 60:.1f} min (training steps left in the run)")
         self.window = _new_window()
 
     def _end_epoch(self) -> None:
@@ -321,7 +324,9 @@ class Trainer:
                          **{k: v for k, v in metrics.items() if isinstance(v, (int, float)) or k == "mu_hist"},
                          "lr": self.optimizer.param_groups[0]["lr"], "best": improved})
         self.log(f"epoch {st['epoch'] + 1}: valid " + "  ".join(
-            f"{k} {metrics[k]:.2f}" for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "au") if k in metrics))
+            f"{k} {metrics[k]}" if isinstance(metrics[k], int) else f"{k} {metrics[k]:.2f}"
+            for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "mi", "au") if k in metrics)
+            + ("  (nats per sentence; au of " + str(self.model.z_dim) + ")" if "au" in metrics else ""))
         st["epoch"] += 1
         st["position"] = 0
         st["valid_step"] = st["step"]

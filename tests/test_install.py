@@ -1,0 +1,47 @@
+"""An installed (not editable) package finds its bundled corpora from any directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from textvae.config import DataConfig
+from textvae.data.corpus import corpus_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = """
+import json, textvae.data.corpus as c
+from textvae.config import DataConfig
+files = c.split_files("ptb")
+print(json.dumps({"module": c.__file__, "root": str(c.data_root()),
+                  "exists": all(p.is_file() for ps in files.values() for p in ps),
+                  "lines": len(c.corpus_lines(DataConfig(corpus="yelp"), "valid"))}))
+"""
+
+
+def test_installed_wheel_finds_its_corpora_from_another_directory(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "wheel"), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    wheel = next((tmp_path / "wheel").glob("textvae-*.whl"))
+    # --ignore-installed: without it pip would uninstall this environment's textvae as an "upgrade"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", "--prefix",
+                    str(venv), str(wheel)], check=True, capture_output=True, timeout=300)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data" / "ptb").mkdir(parents=True)  # a data/ folder in the working directory must not shadow
+    # torch and the other dependencies from this interpreter, without its .pth files (an editable textvae)
+    env = {**os.environ, "PYTHONPATH": sysconfig.get_path("purelib")}
+    env.pop("TEXTVAE_DATA", None)
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", PROBE], cwd=elsewhere, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["module"].startswith(str(venv)), got  # the installed copy, not this checkout
+    assert got["root"] == str(venv / "share" / "textvae" / "data") and got["exists"], got
+    assert got["lines"] == len(corpus_lines(DataConfig(corpus="yelp"), "valid")) > 30000  # what this checkout has
