@@ -154,7 +154,7 @@ def test_single_raw_text_file_trains(tmp_path):
     assert "n't" in vocab or "'t" in vocab and "cat" in vocab and "." in vocab and "The" not in vocab
 
 
-# --- comparing runs ----------------------------------------------------------------------------------------------------
+# --- comparing runs ---------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
