@@ -56,3 +56,16 @@ def test_schedules():
     assert kl_weight(sig, -(10**7)) == 0.0
     values = [kl_weight(sig, s) for s in range(0, 2000, 50)]
     assert values == sorted(values)
+
+
+def test_the_demo_recipe_is_the_measured_candidate():
+    """recipes/quick.yaml is the candidate of benchmarks/demo.py that the benchmark reports as the demo."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import demo
+
+    measured = load_recipe(Path(demo.ROOT) / "recipes" / "quick_ptb.yaml", demo.CANDIDATES[demo.DEMO])
+    shipped = load_recipe(Path(demo.ROOT) / "recipes" / "quick.yaml")
+    measured.name = shipped.name
+    assert measured == shipped

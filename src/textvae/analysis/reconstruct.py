@@ -10,6 +10,6 @@ def reconstruction_scores(references: list[str], hypotheses: list[str]) -> dict:
 
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
-    bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none")
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none", force=True)  # tokenized on purpose
     exact = sum(r == h for r, h in zip(references, hypotheses, strict=True)) / max(len(references), 1)
     return {"bleu": bleu.score, "exact": exact}

@@ -27,11 +27,11 @@ CORPORA: dict[str, dict[str, tuple[str, ...]]] = {
 
 STYLES: dict[str, dict] = {
     "ptb": {"tokenizer": "penn", "lower": True, "numbers": "N", "punct": "drop"},
-    "yelp": {"tokenizer": "penn", "lower": True, "numbers": "", "punct": "keep"},
+    "yelp": {"tokenizer": "penn", "lower": True, "numbers": "_num_", "punct": "keep"},
 }
 """How each registered corpus was normalised (``textvae.data.normalize.Style``): PTB (Mikolov) is Penn Treebank
-tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and
-digits."""
+tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and write
+most numbers as _num_."""
 
 _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "val"), "test": ("test",)}
 
