@@ -27,7 +27,7 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
         vocab = Vocab.build(train, cfg.vocab_size, cfg.min_count)
     out = {}
     for s in splits:
-        out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0)
+        out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0, cfg.reverse)
         if out[s].dropped:
             names = f"{cfg.corpus} ({s})"
             if not out[s].ids:

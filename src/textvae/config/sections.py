@@ -33,6 +33,9 @@ class DataConfig:
     """How corpus lines become tokens: word (already tokenized: whitespace), char, moses (raw text: sacremoses),
     penn (raw text: Penn Treebank conventions, NLTK's Treebank tokenizer)."""
     lower: bool = False
+    reverse: bool = False
+    """Right to left: the model reads and writes each sentence last word first (Bowman et al.'s imputation
+    models). Text in and out of a run stays in reading order."""
     input: InputConfig = field(default_factory=InputConfig)
     valid_fraction: float = 0.05
     """A single-file corpus: the share of its lines held out for validation."""

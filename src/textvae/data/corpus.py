@@ -154,6 +154,8 @@ def tokenize_lines(lines: list[str], kind: str, lower: bool) -> list[list[str]]:
     return [tokenize(line, kind, lower) for line in lines]
 
 
-def encode_split(name: str, sentences: list[list[str]], vocab: Vocab, max_len: int = 0) -> Split:
+def encode_split(name: str, sentences: list[list[str]], vocab: Vocab, max_len: int = 0, reverse: bool = False) -> Split:
+    """Token ids of each sentence (``reverse``: last word first, for right-to-left models); training sentences
+    longer than ``max_len`` (> 0) dropped."""
     kept = [s for s in sentences if max_len <= 0 or len(s) <= max_len]
-    return Split(name, [vocab.encode(s) for s in kept], dropped=len(sentences) - len(kept))
+    return Split(name, [vocab.encode(s[::-1] if reverse else s) for s in kept], dropped=len(sentences) - len(kept))

@@ -9,6 +9,7 @@ JSON-ready data. The CLI prints these results; a web page or a notebook calls th
 
 from textvae.session.compare import compare
 from textvae.session.core import Session, open_run
+from textvae.session.impute import adversarial, impute, impute_split
 from textvae.session.latent import (
     analogy,
     attribute_transfer,
@@ -23,5 +24,6 @@ from textvae.session.latent import (
 )
 from textvae.session.report import evaluate_split, showcase
 
-__all__ = ["Session", "analogy", "attribute_transfer", "check_codes_path", "compare", "encode", "evaluate_split",
-           "generate_eval", "interpolate", "nearest", "open_run", "reconstruct", "sample", "save_codes", "showcase"]
+__all__ = ["Session", "adversarial", "analogy", "attribute_transfer", "check_codes_path", "compare", "encode",
+           "evaluate_split", "generate_eval", "impute", "impute_split", "interpolate", "nearest", "open_run",
+           "reconstruct", "sample", "save_codes", "showcase"]

@@ -37,18 +37,28 @@ class Session:
     _splits: dict[str, Split] = field(default_factory=dict, repr=False)
     _normalizer: Normalizer | None = field(default=None, repr=False)
 
+    @property
+    def reverse(self) -> bool:
+        """Whether the model reads and writes sentences right to left (``data.reverse``)."""
+        return self.recipe.data.reverse
+
     def ids(self, line: str) -> list[int]:
-        """A corpus line's token ids, tokenized as the corpus was (unknown words -> <unk>)."""
-        return self.vocab.encode(tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower))
+        """A corpus line's token ids in the model's order, tokenized as the corpus was (unknown words -> <unk>)."""
+        ids = self.vocab.encode(tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower))
+        return ids[::-1] if self.reverse else ids
 
     def read(self, text: str) -> Normalized:
-        """Text a user typed, in the corpus's style: its tokens, ids and the words not in the vocabulary."""
+        """Text a user typed, in the corpus's style: its tokens (reading order), ids (the model's order) and the
+        words not in the vocabulary."""
         if self._normalizer is None:
             self._normalizer = Normalizer(input_style(self.recipe.data), self.vocab)
-        return self._normalizer(text)
+        got = self._normalizer(text)
+        return Normalized(got.tokens, got.ids[::-1], got.unknown) if self.reverse else got
 
     def text(self, ids: list[int]) -> str:
-        return detokenize(self.vocab.decode(ids), self.recipe.data.tokenizer)
+        """Token ids in the model's order -> text in reading order."""
+        tokens = self.vocab.decode(ids)
+        return detokenize(tokens[::-1] if self.reverse else tokens, self.recipe.data.tokenizer)
 
     def require_latent(self) -> None:
         """A TextVAEError for a run without codes (the RNNLM)."""
