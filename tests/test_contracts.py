@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from textvae.config import DECODER_KINDS, ENCODER_KINDS, LSTMDecoderConfig, LSTMEncoderConfig, ModelConfig
+from textvae.config.model import ConvEncoderConfig
 from textvae.data.batching import make_batch
 from textvae.data.vocab import BOS, PAD
 from textvae.decoding import beam_search
@@ -69,6 +70,14 @@ DECODER_CASES = {
     "lstm-inputless": Case("lstm", decoder={"embed_dim": 8, "hidden_dim": 16, "inputless": True}),
     "lstm-layer-norm": Case("lstm", decoder={"embed_dim": 8, "hidden_dim": 16, "layer_norm": True, "dropout": 0.3}),
     "rnnlm": Case("lstm", model_type="lm", decoder={"embed_dim": 8, "hidden_dim": 16}),
+    "deconv": Case("deconv", decoder={"length": 8, "channels": [8, 6, 5]}),
+    "hybrid": Case("hybrid", decoder={"length": 8, "channels": [8, 6], "embed_dim": 4, "hidden_dim": 10}),
+    "hybrid-no-norm": Case("hybrid", decoder={"length": 8, "channels": [6], "embed_dim": 4, "hidden_dim": 10,
+                                              "layer_norm": False}),
+    "bytenet-1": Case("bytenet", decoder={"length": 8, "channels": [8, 6], "embed_dim": 4, "hidden_dim": 10,
+                                          "layers": 1}),
+    "bytenet-3": Case("bytenet", decoder={"length": 8, "channels": [8, 6], "embed_dim": 4, "hidden_dim": 10,
+                                          "layers": 3}),
     "docs-example": Case(None),
 }
 CASES = pytest.mark.parametrize("case", DECODER_CASES.values(), ids=DECODER_CASES.keys())
@@ -86,7 +95,7 @@ def _sentences(n: int, seed: int = 0, lo: int = 1, hi: int = 6) -> list[list[int
 
 def test_every_registered_kind_has_a_case():
     assert set(DECODER_KINDS) <= {c.kind for c in DECODER_CASES.values()}
-    assert set(ENCODER_KINDS) == {"lstm"}, "a new encoder kind needs cases in test_encoder_contract"
+    assert set(ENCODER_KINDS) == {c.kind for c in ENCODER_CASES.values()}
 
 
 @CASES
@@ -183,11 +192,19 @@ def test_exhaustive_beam_equals_brute_force(case):
 # --- encoders and latents --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("options", [{}, {"bidirectional": True}, {"layer_norm": True}], ids=["uni", "bi", "norm"])
+ENCODER_CASES = {
+    "lstm": LSTMEncoderConfig(embed_dim=8, hidden_dim=16), "lstm-bi": LSTMEncoderConfig(embed_dim=8, hidden_dim=16,
+                                                                                       bidirectional=True),
+    "lstm-norm": LSTMEncoderConfig(embed_dim=8, hidden_dim=16, layer_norm=True),
+    "conv": ConvEncoderConfig(length=8, embed_dim=4, channels=[6, 5]),
+}
+
+
+@pytest.mark.parametrize("cfg", ENCODER_CASES.values(), ids=ENCODER_CASES.keys())
 @torch.no_grad()
-def test_encoder_contract(options):
+def test_encoder_contract(cfg):
     torch.manual_seed(0)
-    enc = build_encoder(LSTMEncoderConfig(embed_dim=8, hidden_dim=16, **options), V)
+    enc = build_encoder(cfg, V).eval()
     assert isinstance(enc, Encoder)
     seqs = _sentences(5, seed=5)
     batch = make_batch(seqs, list(range(5)))

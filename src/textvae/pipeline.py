@@ -8,7 +8,8 @@ import torch
 
 from textvae.allocator import keep_freed_memory
 from textvae.config import DataConfig, Recipe, load_recipe
-from textvae.data.corpus import Split, corpus_lines, encode_split, tokenize_lines
+from textvae.data.corpus import Split, corpus_lines, encode_split, line_origin, tokenize_lines
+from textvae.data.fragments import Fragments, fragment_seed
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model
@@ -18,15 +19,24 @@ from textvae.run import Run
 
 
 def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "valid", "test"),
-                log=print) -> tuple[Vocab, dict[str, Split]]:
-    """Read and encode splits; the vocabulary is built from the training split unless given."""
-    tokens = {s: tokenize_lines(corpus_lines(cfg, s), cfg.tokenizer, cfg.lower) for s in splits}
+                log=print, length: int = 0) -> tuple[Vocab, dict[str, Split]]:
+    """Read and encode splits; the vocabulary is built from the training split unless given. ``length`` > 0: the
+    model's fixed length (tokens with </s>, :func:`textvae.config.fixed_length`): a sentence that does not fit is
+    a TextVAEError naming its file and line, unless ``cfg.cut`` (then cut). With ``cfg.sample_length`` the splits
+    are character samples (:func:`fragment_split`)."""
+    lines = {s: corpus_lines(cfg, s) for s in splits}
+    tokens = {s: tokenize_lines(lines[s], cfg.tokenizer, cfg.lower) for s in splits}
     if vocab is None:
         train = tokens["train"] if "train" in tokens else tokenize_lines(corpus_lines(cfg, "train"), cfg.tokenizer,
                                                                           cfg.lower)
         vocab = Vocab.build(train, cfg.vocab_size, cfg.min_count)
     out = {}
     for s in splits:
+        if cfg.sample_length:
+            out[s] = fragment_split(cfg, s, lines[s], vocab)
+            continue
+        if length:
+            tokens[s] = fit_length(cfg, s, tokens[s], length, log)
         out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0, cfg.reverse)
         if out[s].dropped:
             names = f"{cfg.corpus} ({s})"
@@ -35,6 +45,40 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
                                    f"tokens: nothing to train on")
             log(f"{names}: dropped {out[s].dropped} of {len(tokens[s])} lines longer than {cfg.max_len} tokens")
     return vocab, out
+
+
+def fit_length(cfg: DataConfig, split: str, sentences: list[list[str]], length: int, log=print) -> list[list[str]]:
+    """Sentences of a model of fixed ``length`` (tokens with </s>): with ``cfg.cut`` each cut to length - 1 tokens;
+    otherwise the first that does not fit (and is not dropped by ``data.max_len``) is a TextVAEError naming its file
+    and line."""
+    if cfg.cut:
+        n = sum(len(t) >= length for t in sentences)
+        if n:
+            log(f"{cfg.corpus} ({split}): cut {n} of {len(sentences)} lines to {length - 1} tokens (data.cut)")
+        return [t[: length - 1] for t in sentences]
+    limit = cfg.max_len if split == "train" else 0
+    for i, t in enumerate(sentences):
+        if len(t) >= length and not (limit and len(t) > limit):
+            raise TextVAEError(f"{line_origin(cfg, split, i)}: {len(t)} tokens and </s> do not fit the model's fixed "
+                               f"length of {length} (model.encoder/decoder.length); allowed: at most {length - 1} "
+                               f"tokens, or set data.cut: true to cut longer lines")
+    return sentences
+
+
+def fragment_split(cfg: DataConfig, split: str, lines: list[str], vocab: Vocab) -> Split:
+    """Character samples of a split (Semeniuta et al.): word-aligned fragments of at most ``cfg.sample_length`` - 1
+    characters (:class:`textvae.data.fragments.Fragments`). Evaluation splits: one per sample_length characters,
+    fixed; the training split: ``samples_per_epoch`` (or as many) redrawn each epoch by ``refresh``."""
+    frags = Fragments(lines, cfg.sample_length)
+    count = max(1, frags.chars // cfg.sample_length)
+    if split == "train" and cfg.samples_per_epoch:
+        count = cfg.samples_per_epoch
+
+    def draw(epoch: int) -> list[list[int]]:
+        text = frags.draw(count, fragment_seed(cfg.split_seed, split, epoch))
+        return encode_split(split, tokenize_lines(text, "char", cfg.lower), vocab, reverse=cfg.reverse).ids
+
+    return Split(split, draw(0), refresh=draw if split == "train" else None)
 
 
 def resolve_device(name: str) -> str:

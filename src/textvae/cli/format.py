@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 
-METRIC_ORDER = ("rec", "kl", "neg_elbo", "nll_iw", "nll", "ppl_elbo", "ppl_iw", "ppl", "ppl_rec", "mi", "au")
+METRIC_ORDER = ("rec", "kl", "neg_elbo", "nll_iw", "nll", "rec_bpc", "kl_bpc", "neg_elbo_bpc", "nll_iw_bpc", "nll_bpc",
+                "ppl_elbo", "ppl_iw", "ppl", "ppl_rec", "mi", "au")
 
 
 UNITS = {"rec": "nats/sentence", "kl": "nats/sentence", "neg_elbo": "nats/sentence, the bound",
          "nll_iw": "nats/sentence", "nll": "nats/sentence, exact", "ppl_elbo": "per token", "ppl_iw": "per token",
-         "ppl": "per token, exact", "ppl_rec": "per token", "mi": "nats", "au": "active units"}
+         "ppl": "per token, exact", "ppl_rec": "per token", "mi": "nats", "au": "active units",
+         **{f"{k}_bpc": "bits per character, </s> counted" for k in ("rec", "kl", "neg_elbo", "nll_iw", "nll")}}
 
 
 def format_metrics(metrics: dict) -> str:
@@ -23,13 +25,13 @@ def format_metrics(metrics: dict) -> str:
             continue
         value = f"{metrics[k]:.3f}" if isinstance(metrics[k], float) else str(metrics[k])
         unit = UNITS[k]
-        if k in ("nll_iw", "ppl_iw"):
+        if k in ("nll_iw", "ppl_iw", "nll_iw_bpc"):
             unit += f", K={metrics['iw_samples']} importance samples"
         if k == "mi":
             unit += f", {metrics['mi_variant']} estimate"
         if k == "au" and "z_dim" in metrics:
             unit += f" of {metrics['z_dim']}"
-        rows.append(f"  {k:<9} {value:>9}  ({unit})")
+        rows.append(f"  {k:<12} {value:>9}  ({unit})")
     if metrics.get("vocab_size_limit"):
         rows.append(f"  note: vocabulary cut to the {metrics['vocab']:,} most frequent words (data.vocab_size): these "
                     f"figures are not comparable with runs on the full vocabulary")

@@ -9,11 +9,13 @@ from textvae.config.model import (
     LSTMDecoderConfig,
     LSTMEncoderConfig,
     ModelConfig,
+    fixed_length,
     kind_options,
     upgrade_flat_model,
 )
 from textvae.config.sections import (
     AutoGenConfig,
+    AuxConfig,
     BowConfig,
     DataConfig,
     EvalConfig,
@@ -27,9 +29,8 @@ from textvae.config.sections import (
     WordDropoutConfig,
 )
 
-__all__ = [
-    "DECODER_KINDS", "ENCODER_KINDS", "AutoGenConfig", "BowConfig", "DataConfig", "EvalConfig", "FlatModelConfig",
-    "FreeBitsConfig", "InputConfig", "KLWeightConfig", "LSTMDecoderConfig", "LSTMEncoderConfig", "ModelConfig",
-    "MuForcingConfig", "ObjectiveConfig", "Recipe", "TrainConfig", "WordDropoutConfig", "check_ranges", "from_dict",
-    "kind_options", "load_recipe", "recipe_to_yaml", "upgrade_flat_model",
-]
+__all__ = ["DECODER_KINDS", "ENCODER_KINDS", "AutoGenConfig", "AuxConfig", "BowConfig", "DataConfig", "EvalConfig",
+           "FlatModelConfig", "FreeBitsConfig", "InputConfig", "KLWeightConfig", "LSTMDecoderConfig",
+           "LSTMEncoderConfig", "ModelConfig", "MuForcingConfig", "ObjectiveConfig", "Recipe", "TrainConfig",
+           "WordDropoutConfig", "check_ranges", "fixed_length", "from_dict", "kind_options", "load_recipe",
+           "recipe_to_yaml", "upgrade_flat_model"]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from textvae.config.model import FlatModelConfig, ModelConfig, is_flat, upgrade_flat_model
+from textvae.config.model import FlatModelConfig, ModelConfig, fixed_length, is_flat, upgrade_flat_model
 from textvae.config.sections import Recipe
 from textvae.errors import TextVAEError
 
@@ -48,6 +48,11 @@ def _convert(value: Any, tp: Any, where: str, source: str) -> Any:
         if not isinstance(value, dict):
             raise TextVAEError(f"{source}: '{where}' must be a mapping, got {value!r}")
         return from_dict(tp, value, source, prefix=where + ".")
+    if origin is list:
+        if not isinstance(value, list):
+            raise TextVAEError(f"{source}: '{where}' must be a list, got {type(value).__name__} {value!r}")
+        (inner,) = typing.get_args(tp)
+        return [_convert(v, inner, f"{where}[{i}]", source) for i, v in enumerate(value)]
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise TextVAEError(f"{source}: '{where}' must be {_type_name(tp)}, got {value!r}")
@@ -141,18 +146,26 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
 
 
 def _model_rules(recipe: Recipe) -> list[tuple[str, Any, bool, str]]:
-    """Range rules for the model section that hold for every kind, by field name: sizes (``*_dim``) at least 1,
-    ``dropout`` in [0, 1)."""
+    """Range rules for the model section that hold for every kind, by field name: sizes (``*_dim``) and
+    ``layers`` at least 1, ``dropout`` in [0, 1), ``channels`` a non-empty list of sizes, and a fixed ``length``
+    that the kind's stride-2 layers can halve (conv: 2^len(channels) divides it; the deconvolution decoders:
+    2^(len(channels) - 1))."""
     m = recipe.model
     rules = [("model.latent_dim", m.latent_dim, m.latent_dim >= 1, ">= 1")]
     for part in ("encoder", "decoder"):
         cfg = getattr(m, part)
         for f in dataclasses.fields(cfg):
-            value = getattr(cfg, f.name)
-            if f.name.endswith("_dim"):
-                rules.append((f"model.{part}.{f.name}", value, value >= 1, ">= 1"))
+            value, key = getattr(cfg, f.name), f"model.{part}.{f.name}"
+            if f.name.endswith("_dim") or f.name == "layers":
+                rules.append((key, value, value >= 1, ">= 1"))
             elif f.name == "dropout":
-                rules.append((f"model.{part}.{f.name}", value, 0 <= value < 1, "in [0, 1)"))
+                rules.append((key, value, 0 <= value < 1, "in [0, 1)"))
+            elif f.name == "channels":
+                rules.append((key, value, bool(value) and min(value) >= 1, "a non-empty list of sizes >= 1"))
+        if hasattr(cfg, "length") and getattr(cfg, "channels", None):
+            halvings = len(cfg.channels) - (0 if part == "encoder" else 1)
+            rules.append((f"model.{part}.length", cfg.length, cfg.length >= 2 and cfg.length % 2 ** halvings == 0,
+                          f"a multiple of {2 ** halvings} (its {halvings} stride-2 layers halve it), >= 2"))
     return rules
 
 
@@ -167,6 +180,8 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("data.batch_size", d.batch_size, d.batch_size >= 1, ">= 1"),
         ("data.eval_batch_size", d.eval_batch_size, d.eval_batch_size >= 1, ">= 1"),
         ("data.max_len", d.max_len, d.max_len >= 0, ">= 0 (0: no limit)"),
+        ("data.sample_length", d.sample_length, d.sample_length == 0 or d.sample_length >= 2, "0 (off) or >= 2"),
+        ("data.samples_per_epoch", d.samples_per_epoch, d.samples_per_epoch >= 0, ">= 0 (0: from the text's size)"),
         ("data.vocab_size", d.vocab_size, d.vocab_size == 0 or d.vocab_size > 4,
          "0 (no limit) or more than the 4 special tokens"),
         ("data.min_count", d.min_count, d.min_count >= 1, ">= 1"),
@@ -183,6 +198,8 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("objective.kl_weight.value", kw.value, kw.value >= 0, ">= 0"),
         ("objective.kl_weight.start", kw.start, kw.start >= 0, ">= 0"),
         ("objective.kl_weight.steps", kw.steps, kw.steps >= 0, ">= 0"),
+        ("objective.kl_weight.delay", kw.delay, kw.delay >= 0, ">= 0"),
+        ("objective.aux.weight", o.aux.weight, o.aux.weight >= 0, ">= 0"),
         ("objective.kl_weight.rate", kw.rate, kw.rate > 0, "> 0"),
         ("objective.kl_weight.cycles", kw.cycles, kw.cycles >= 1, ">= 1"),
         ("objective.kl_weight.ratio", kw.ratio, 0 < kw.ratio <= 1, "in (0, 1]"),
@@ -212,6 +229,16 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
             ok = False
         if not ok:
             raise TextVAEError(f"{source}: '{key}' must be {want}, got {value!r}")
+    if recipe.model.type == "lm" and recipe.model.decoder.kind in ("deconv", "hybrid", "bytenet"):
+        raise TextVAEError(f"{source}: 'model.decoder.kind' {recipe.model.decoder.kind!r} decodes from a latent code: "
+                           f"model.type must be vae or ae, not lm")
+    if d.sample_length and d.tokenizer != "char":
+        raise TextVAEError(f"{source}: 'data.sample_length' draws character fragments: it needs data.tokenizer char, "
+                           f"not {d.tokenizer}")
+    fixed = fixed_length(recipe.model)
+    if d.sample_length and fixed and d.sample_length > fixed:
+        raise TextVAEError(f"{source}: 'data.sample_length' {d.sample_length} is longer than the model's fixed length "
+                           f"{fixed} (model.encoder/decoder.length)")
     if o.free_bits.per_dim > 0 and o.free_bits.total > 0:
         raise TextVAEError(f"{source}: 'objective.free_bits': give per_dim or total, not both")
     return recipe

@@ -58,15 +58,69 @@ class LSTMDecoderConfig:
     """LayerNorm on the LSTM outputs (mu-Forcing's set-up)."""
 
 
-ENCODER_KINDS: dict[str, type] = {"lstm": LSTMEncoderConfig}
+@dataclass
+class ConvEncoderConfig:
+    """Semeniuta et al. 2017: 1-D convolutions (kernel 3, stride 2, batch normalisation, ReLU) over a sentence
+    padded to ``length`` tokens (</s> included), flattened. Fixed length: ``length`` must be a multiple of
+    2^len(channels)."""
+
+    kind: Literal["conv"] = "conv"
+    length: int = 64
+    embed_dim: int = 64
+    channels: list[int] = field(default_factory=lambda: [128, 256])
+    """Feature maps of each layer (the paper's grid: 128, 256, 512, 512, 512)."""
+
+
+@dataclass
+class DeconvDecoderConfig:
+    """Semeniuta et al.'s feed-forward decoder (Fig. 2a): z -> a short, wide map (``channels[0]`` x length /
+    2^(layers)) -> transposed convolutions (kernel 3, stride 2, batch normalisation, ReLU) doubling the length, down
+    to ``channels[-1]`` features at each of ``length`` positions -> logits. Historyless: it never sees the words it
+    has written; with no word it is the fully feed-forward VAE."""
+
+    kind: Literal["deconv"] = "deconv"
+    length: int = 64
+    channels: list[int] = field(default_factory=lambda: [256, 128, 200])
+
+
+@dataclass
+class HybridDecoderConfig:
+    """Semeniuta et al.'s hybrid decoder (Fig. 2b): the deconvolution stack of ``deconv`` and an LSTM of
+    ``hidden_dim`` with layer normalisation that reads its activations concatenated with the previous token's
+    embedding. Auxiliary head ``deconv``: the stack's own logits (eq. 3-4)."""
+
+    kind: Literal["hybrid"] = "hybrid"
+    length: int = 64
+    channels: list[int] = field(default_factory=lambda: [256, 128, 200])
+    embed_dim: int = 64
+    hidden_dim: int = 500
+    layer_norm: bool = True
+
+
+@dataclass
+class ByteNetDecoderConfig:
+    """Semeniuta et al.'s hybrid decoder with a ByteNet-like top (Fig. 2c): ``layers`` masked causal convolutions
+    (kernel 2, no dilation, gated, residual) over the deconvolution activations concatenated with the previous
+    token's embedding; the receptive field is layers + 1 tokens. Auxiliary head ``deconv``."""
+
+    kind: Literal["bytenet"] = "bytenet"
+    length: int = 64
+    channels: list[int] = field(default_factory=lambda: [256, 128, 200])
+    embed_dim: int = 64
+    hidden_dim: int = 256
+    layers: int = 2
+
+
+ENCODER_KINDS: dict[str, type] = {"lstm": LSTMEncoderConfig, "conv": ConvEncoderConfig}
 """Encoder kind -> its config dataclass (the first is the default)."""
-DECODER_KINDS: dict[str, type] = {"lstm": LSTMDecoderConfig}
+DECODER_KINDS: dict[str, type] = {"lstm": LSTMDecoderConfig, "deconv": DeconvDecoderConfig,
+                                  "hybrid": HybridDecoderConfig, "bytenet": ByteNetDecoderConfig}
 """Decoder kind -> its config dataclass (the first is the default)."""
 
-EncoderConfig = LSTMEncoderConfig
-"""Any encoder config (a union as kinds are added)."""
-DecoderConfig = LSTMDecoderConfig
-"""Any decoder config (a union as kinds are added)."""
+EncoderConfig = LSTMEncoderConfig | ConvEncoderConfig
+"""Any encoder config."""
+DecoderConfig = LSTMDecoderConfig | DeconvDecoderConfig | HybridDecoderConfig | ByteNetDecoderConfig
+"""Any decoder config."""
 
 
 @dataclass
@@ -130,3 +184,11 @@ def upgrade_flat_model(flat: FlatModelConfig) -> dict:
                              "hidden_dim": flat.encoder_hidden_dim or flat.hidden_dim,
                              "bidirectional": flat.bidirectional, "layer_norm": flat.layer_norm}
     return nested
+
+
+def fixed_length(m: ModelConfig) -> int:
+    """Tokens (</s> included) a sentence may have under models of fixed length: the smallest ``length`` of the
+    encoder (unless an RNNLM, which has none) and decoder configs that have one; 0 where neither has."""
+    parts = (m.decoder,) if m.type == "lm" else (m.encoder, m.decoder)
+    lengths = [getattr(part, "length", 0) for part in parts]
+    return min((n for n in lengths if n), default=0)

@@ -43,6 +43,18 @@ class DataConfig:
     split_seed: int = 0
     max_len: int = 0
     """Drop training sentences with more tokens than this (0: keep all). Evaluation splits are never filtered."""
+    cut: bool = False
+    """Models of fixed length (the conv encoder, the deconv/hybrid/bytenet decoders): cut every sentence of every
+    split to fit (length - 1 tokens and </s>). Off: a sentence that does not fit is an error naming its file and
+    line."""
+    sample_length: int = 0
+    """Character samples (Semeniuta et al.'s PTB experiments; needs tokenizer char): > 0 replaces every split's
+    sentences by word-aligned fragments of at most sample_length - 1 characters from random positions of the text
+    (``textvae.data.fragments``), redrawn each training epoch (deterministically: resume stays exact) and fixed
+    for validation and test. 0: whole lines."""
+    samples_per_epoch: int = 0
+    """Fragments per training epoch (0: one per sample_length characters of the training text); evaluation splits
+    get one per sample_length characters of theirs."""
     vocab_size: int = 0
     """Most frequent words kept, specials included (0: no limit)."""
     min_count: int = 1
@@ -63,6 +75,9 @@ class KLWeightConfig:
     steps that the ``cycles`` cycles span (the weight stays at ``value`` after them)."""
     rate: float = 0.0025
     """sigmoid: slope k of value / (1 + exp(-k (step - steps/2)))."""
+    delay: int = 0
+    """Steps before the schedule starts: the weight holds its step-0 value until then (Semeniuta et al. start
+    annealing after 1,000 steps with the auxiliary term, 10,000 without)."""
     cycles: int = 4
     """cyclical (Fu et al. 2019): number of cycles M."""
     ratio: float = 0.5
@@ -96,6 +111,14 @@ class FreeBitsConfig:
 
 
 @dataclass
+class AuxConfig:
+    weight: float = 0.0
+    """alpha of Semeniuta et al.'s auxiliary reconstruction term alpha x J_aux (eq. 3-4): the decoder's auxiliary
+    head (the deconvolution features of the hybrid and bytenet decoders) scored like rec; 0: off."""
+    head: str = "deconv"
+
+
+@dataclass
 class BowConfig:
     weight: float = 0.0
     """Bag-of-words loss (Zhao et al. 2017) weight; 0: off."""
@@ -111,6 +134,7 @@ class ObjectiveConfig:
     mu_forcing: MuForcingConfig = field(default_factory=MuForcingConfig)
     free_bits: FreeBitsConfig = field(default_factory=FreeBitsConfig)
     bow: BowConfig = field(default_factory=BowConfig)
+    aux: AuxConfig = field(default_factory=AuxConfig)
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import sysconfig
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,15 @@ CORPORA: dict[str, dict[str, tuple[str, ...]]] = {
     "ptb": {"train": ("ptb/ptb.train.txt",), "valid": ("ptb/ptb.valid.txt",), "test": ("ptb/ptb.test.txt",)},
     # negative (.0) then positive (.1) sentences; labelled sets for attribute arithmetic are the single files
     "yelp": {s: (_YELP.format(s, 0), _YELP.format(s, 1)) for s in SPLITS},
+    # Semeniuta et al.'s tweet set-up on public tweets (data/twitter_us_airline/SOURCE.md): character tokens
+    "tweets": {s: (f"twitter_us_airline/{s}.txt",) for s in SPLITS},
 }
 """Corpus name -> split -> files (read one after the other), relative to the data folder (see ``data_root``)."""
 
 STYLES: dict[str, dict] = {
     "ptb": {"tokenizer": "penn", "lower": True, "numbers": "N", "punct": "drop"},
     "yelp": {"tokenizer": "penn", "lower": True, "numbers": "_num_", "punct": "keep"},
+    "tweets": {"tokenizer": "char", "lower": False, "numbers": "", "punct": "keep"},
 }
 """How each registered corpus was normalised (``textvae.data.normalize.Style``): PTB (Mikolov) is Penn Treebank
 tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and write
@@ -93,11 +97,14 @@ def read_lines(path: str | Path) -> list[str]:
 
 @dataclass
 class Split:
-    """One split encoded with a vocabulary: ``ids[i]`` is sentence i without <bos>/<eos>."""
+    """One split encoded with a vocabulary: ``ids[i]`` is sentence i without <bos>/<eos>. ``refresh(epoch)``,
+    where set, gives the sentences of a training epoch (character samples redrawn each epoch); the Trainer calls
+    it at the start of each epoch."""
 
     name: str
     ids: list[list[int]]
     dropped: int = 0
+    refresh: Callable[[int], list[list[int]]] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -137,6 +144,23 @@ def corpus_lines(cfg, split: str) -> list[str]:
             raise TextVAEError(f"{path}: {exc}") from None
         return [lines[i] for i in idx]
     return read_split(split_files(cfg.corpus)[split])
+
+
+def line_origin(cfg, split: str, index: int) -> str:
+    """``file:line`` of line ``index`` of a split as :func:`corpus_lines` returns it (blank lines skipped)."""
+    path = Path(cfg.corpus)
+    if cfg.corpus not in CORPORA and path.is_file():
+        files = [path]
+        index = split_indices(len(read_lines(path)), cfg.valid_fraction, cfg.test_fraction, cfg.split_seed)[split][
+            index]
+    else:
+        files = split_files(cfg.corpus)[split]
+    for f in files:
+        numbers = [i + 1 for i, line in enumerate(f.read_text(encoding="utf-8").splitlines()) if line.strip()]
+        if index < len(numbers):
+            return f"{f}:{numbers[index]}"
+        index -= len(numbers)
+    raise IndexError(f"line {index} past the end of the {split} split")
 
 
 def input_style(cfg) -> Style:

@@ -23,6 +23,16 @@ def perplexity(nats: float, tokens: int) -> float:
     return math.exp(x) if x < 709 else math.inf
 
 
+BPC_OF = ("rec", "kl", "neg_elbo", "nll_iw", "nll")
+"""Figures in nats per sentence that a character-level run also reports in bits per character (``<name>_bpc``)."""
+
+
+def bits_per_char(nats_per_sentence: float, sentences: int, tokens: int) -> float:
+    """Nats per sentence -> bits per character: nats x sentences / tokens / ln 2, where ``tokens`` counts every
+    predicted character, each sentence's </s> included (as perplexities count it)."""
+    return nats_per_sentence * sentences / tokens / math.log(2)
+
+
 def mu_histogram(mu: torch.Tensor) -> dict:
     """The distribution of posterior means (mu-Forcing Fig. 2): counts of all N x Z entries of mu in MU_BINS
     equal bins over [-MU_RANGE, MU_RANGE] (values outside go to the end bins)."""
@@ -31,15 +41,19 @@ def mu_histogram(mu: torch.Tensor) -> dict:
 
 
 def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 128, device: str = "cpu",
-             iw_samples: int | None = None, show_progress: bool | None = None) -> dict:
-    """Metrics of ``model`` on ``split``; every figure in nats per sentence unless named ppl_*.
+             iw_samples: int | None = None, show_progress: bool | None = None, bpc: bool = False) -> dict:
+    """Metrics of ``model`` on ``split``; every figure in nats per sentence unless named ppl_* or *_bpc (``bpc``:
+    a character-level model also gets rec_bpc, kl_bpc, neg_elbo_bpc, nll_iw_bpc or nll_bpc, bits per character).
 
     VAE: rec (one z ~ q(z|x) per sentence), kl (analytic), neg_elbo = rec + kl, nll_iw (K samples),
     ppl_elbo = exp(sum neg_elbo / tokens), ppl_iw = exp(sum nll_iw / tokens), mi (variant named in
     mi_variant), au. RNNLM: nll and ppl, exact. Autoencoder: rec and au. Tokens count </s>, not <s>.
     ``iw_samples`` = 0 skips nll_iw (validation during training). Runs under ``eval_mode``."""
     with eval_mode(model):
-        return _evaluate(model, split, cfg, batch_size, device, iw_samples, show_progress)
+        out = _evaluate(model, split, cfg, batch_size, device, iw_samples, show_progress)
+    if bpc:
+        out.update({f"{k}_bpc": bits_per_char(out[k], out["sentences"], out["tokens"]) for k in BPC_OF if k in out})
+    return out
 
 
 def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, device: str, iw_samples: int | None,

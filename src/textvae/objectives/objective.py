@@ -8,7 +8,8 @@ corruption (word dropout) changes the decoder input before the forward pass. Whi
 - ``KLTerm``: w(step) x KL, w from ``kl_weight`` (constant lambda, linear, sigmoid, cyclical), with free bits
   per dimension or FB-all (``free_bits``);
 - ``MuForcing``: max(0, beta - 1/(2N) sum_n ||mu_n - mean(mu)||^2) (``mu_forcing.beta``);
-- ``BagOfWords``: an MLP from z predicts the sentence's words (``bow.weight``).
+- ``BagOfWords``: an MLP from z predicts the sentence's words (``bow.weight``);
+- ``AuxReconstruction``: alpha x the decoder's auxiliary reconstruction term (``aux.weight``, Semeniuta et al.).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 
 from textvae.config import BowConfig, FreeBitsConfig, KLWeightConfig, ObjectiveConfig
 from textvae.data.batching import Batch
+from textvae.errors import TextVAEError
 from textvae.models.vae import Output, TextVAE
 from textvae.objectives.schedules import kl_weight
 from textvae.objectives.word_dropout import word_dropout
@@ -99,6 +101,22 @@ class BagOfWords(nn.Module):
         return self.weight * bow, {"bow": bow.detach()}
 
 
+class AuxReconstruction(nn.Module):
+    """Semeniuta et al. 2017, eq. 3-4: weight x J_aux, J_aux = mean over sentences of -sum_t log p(x_t | z) under
+    the decoder's auxiliary head (``head``, e.g. the deconvolution features, which never see the previous words),
+    nats per sentence. Asks the model for its auxiliary heads (``uses_aux``)."""
+
+    uses_aux = True
+
+    def __init__(self, weight: float, head: str = "deconv"):
+        super().__init__()
+        self.weight, self.head = weight, head
+
+    def forward(self, out: Output, batch: Batch, step: int) -> tuple[torch.Tensor, dict]:
+        aux = out.aux[self.head].mean()
+        return self.weight * aux, {"aux": aux.detach()}
+
+
 class Objective(nn.Module):
     """loss = sum of terms; also logs neg_elbo = rec + kl (unweighted) and kl_share, the percentage of the loss
     that the KL term (as weighted and clamped in the loss) makes up (AutoGen Fig. 2)."""
@@ -116,11 +134,18 @@ class Objective(nn.Module):
                 terms.append(MuForcing(cfg.mu_forcing.beta))
         if model.has_latent and cfg.bow.weight > 0:
             terms.append(BagOfWords(cfg.bow, model.z_dim, model.decoder.vocab_size))
+        if cfg.aux.weight > 0:
+            heads = getattr(model.decoder, "aux_heads", ())
+            if cfg.aux.head not in heads:
+                raise TextVAEError(f"objective.aux: the {type(model.decoder).__name__} has no auxiliary head "
+                                   f"'{cfg.aux.head}' (heads: {', '.join(heads) or 'none'}; the hybrid and bytenet "
+                                   f"decoders have 'deconv')")
+            terms.append(AuxReconstruction(cfg.aux.weight, cfg.aux.head))
         return cls(terms, keep=cfg.word_dropout.keep)
 
     def forward(self, model: TextVAE, batch: Batch, step: int) -> tuple[torch.Tensor, dict]:
         inp = word_dropout(batch.inp, self.keep) if model.training else batch.inp
-        out = model(batch, inp=inp)
+        out = model(batch, inp=inp, aux=any(getattr(t, "uses_aux", False) for t in self.terms))
         loss, logs = 0.0, {}
         for term in self.terms:
             value, items = term(out, batch, step)

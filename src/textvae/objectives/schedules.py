@@ -8,7 +8,8 @@ from textvae.config import KLWeightConfig
 
 
 def kl_weight(cfg: KLWeightConfig, step: int) -> float:
-    """w(step) for step = number of optimiser steps already taken (0 at the first batch).
+    """w(step) for step = number of optimiser steps already taken (0 at the first batch), the schedule shifted by
+    ``delay`` steps (before them the weight is the schedule's step-0 value).
 
     constant: ``value``. linear: ``start`` + (value - start) * min(1, step / steps).
     sigmoid (Bowman et al. 2016, Fig. 2): value / (1 + exp(-rate * (step - steps / 2))).
@@ -16,6 +17,8 @@ def kl_weight(cfg: KLWeightConfig, step: int) -> float:
     cycle, tau = (step mod C) / C, the weight is value * tau / ratio while tau < ratio, then value; after
     ``steps`` steps it stays at value.
     """
+    if cfg.delay:
+        step = max(0, step - cfg.delay)
     if cfg.schedule == "constant":
         return cfg.value
     if cfg.schedule == "linear":

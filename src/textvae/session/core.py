@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from textvae.analysis.codes import posterior_codes, prior_codes
-from textvae.config import Recipe
+from textvae.config import Recipe, fixed_length
 from textvae.data.corpus import Split, corpus_lines, input_style
 from textvae.data.normalize import Normalized, Normalizer
 from textvae.data.tokenize import detokenize, tokenize
@@ -72,6 +72,11 @@ class Session:
     def codes_of_ids(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Posterior means and log-variances of token-id sentences (no specials), (N, Z) each, on the device."""
         self.require_latent()
+        length = fixed_length(self.recipe.model)
+        for i, s in enumerate(seqs):
+            if length and len(s) >= length:
+                raise TextVAEError(f"sentence {i + 1} of the input ({self.text(s)[:30]!r}...) has {len(s)} tokens: "
+                                   f"this model's fixed length of {length} allows at most {length - 1} (and </s>)")
         mu, logvar = posterior_codes(self.model, seqs, self.recipe.data.eval_batch_size, self.device)
         return mu.to(self.device), None if logvar is None else logvar.to(self.device)
 
@@ -98,7 +103,8 @@ class Session:
         if name not in SPLITS:
             raise TextVAEError(f"--split: must be train, valid or test, got '{name}'")
         if name not in self._splits:
-            self._splits.update(load_splits(self.recipe.data, self.vocab, splits=(name,))[1])
+            self._splits.update(load_splits(self.recipe.data, self.vocab, splits=(name,),
+                                            length=fixed_length(self.recipe.model))[1])
         return self._splits[name]
 
 

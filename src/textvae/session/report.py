@@ -18,7 +18,8 @@ def evaluate_split(s: Session, split: str = "test", iw_samples: int | None = Non
     """The full metric set (``docs/metrics.md``) of the run's best weights on a split, with ``iw_samples`` = K
     for nll_iw (default: the recipe's). Adds ``run`` (the run folder), ``vocab`` (its size), ``vocab_size_limit``
     (the recipe's cut, 0: none) and ``z_dim``."""
-    metrics = evaluate(s.model, s.split(split), s.recipe.eval, s.recipe.data.eval_batch_size, s.device, iw_samples)
+    metrics = evaluate(s.model, s.split(split), s.recipe.eval, s.recipe.data.eval_batch_size, s.device, iw_samples,
+                       bpc=s.recipe.data.tokenizer == "char")
     metrics.update(run=str(s.run_path), vocab=len(s.vocab), vocab_size_limit=s.recipe.data.vocab_size,
                    z_dim=s.model.z_dim)
     return metrics

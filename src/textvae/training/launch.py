@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from textvae.atomic import remove_stale_temps, write_text_atomic
-from textvae.config import Recipe, load_recipe, recipe_to_yaml
+from textvae.config import Recipe, fixed_length, load_recipe, recipe_to_yaml
 from textvae.config.sections import InputConfig
 from textvae.data.corpus import input_style
 from textvae.data.vocab import Vocab
@@ -76,7 +76,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
     cfg.data.input = InputConfig(**dataclasses.asdict(input_style(cfg.data)))  # recorded: how typed text is read
     run = Run(Path(out) if out is not None else Path("runs") / cfg.name)
     _check_out(run)
-    vocab, splits = load_splits(cfg.data, splits=("train", "valid"), log=log)
+    vocab, splits = load_splits(cfg.data, splits=("train", "valid"), log=log, length=fixed_length(cfg.model))
     try:
         run.path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(run.path)
@@ -113,7 +113,8 @@ def resume_run(path: str | Path, device: str | None = None, log: Callable[[str],
     resolve_device(cfg.train.device)
     remove_stale_temps(run.path)
     vocab = Vocab.load(run.vocab)
-    _, splits = load_splits(cfg.data, vocab, splits=("train", "valid"), log=log)
+    _, splits = load_splits(cfg.data, vocab, splits=("train", "valid"), log=log,
+                            length=fixed_length(cfg.model))
     trainer = _trainer(cfg, vocab, splits, run, log)
     if run.checkpoint.is_file():
         trainer.resume()

@@ -225,9 +225,7 @@ class Trainer:
 
             self.writer = SummaryWriter(str(self.run.path / "tensorboard"))
         train = self.splits["train"]
-        lengths = [len(s) for s in train.ids]
         autocast = torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=t.bf16)
-        n_batches = math.ceil(len(train) / self.recipe.data.batch_size)
         if not self.run.checkpoint.exists():
             self.save()  # a run killed before its first periodic checkpoint still resumes
         handlers = {}
@@ -237,8 +235,11 @@ class Trainer:
             with progress_bar() as bar:
                 while not self.state["finished"]:
                     epoch = self.state["epoch"]
-                    batches = bucket_order(lengths, self.recipe.data.batch_size, True, t.seed, epoch)
-                    task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=n_batches,
+                    if train.refresh is not None:  # character samples: this epoch's draw
+                        train.ids = train.refresh(epoch)
+                    batches = bucket_order([len(s) for s in train.ids], self.recipe.data.batch_size, True, t.seed,
+                                           epoch)
+                    task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=len(batches),
                                         completed=self.state["position"], rate="")
                     if not (t.max_steps and self.state["step"] >= t.max_steps):  # else only its validation is due
                         self._epoch(batches, autocast, bar, task)
@@ -307,7 +308,8 @@ class Trainer:
         self._check_finite()
         st = self.state
         metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
-                           self.device, iw_samples=0, show_progress=False)
+                           self.device, iw_samples=0, show_progress=False,
+                           bpc=self.recipe.data.tokenizer == "char")
         val = validation_loss(metrics)
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: the validation loss after step {st['step']} is not finite; "

@@ -6,9 +6,10 @@ from __future__ import annotations
 from torch import nn
 
 from textvae.config.model import kind_options
+from textvae.models.encoders.conv import ConvEncoder
 from textvae.models.encoders.lstm import LSTMEncoder
 
-ENCODERS: dict[str, type[nn.Module]] = {"lstm": LSTMEncoder}
+ENCODERS: dict[str, type[nn.Module]] = {"lstm": LSTMEncoder, "conv": ConvEncoder}
 
 
 def build_encoder(cfg, vocab_size: int) -> nn.Module:
@@ -16,4 +17,4 @@ def build_encoder(cfg, vocab_size: int) -> nn.Module:
     return ENCODERS[cfg.kind](vocab_size=vocab_size, **kind_options(cfg))
 
 
-__all__ = ["ENCODERS", "LSTMEncoder", "build_encoder"]
+__all__ = ["ENCODERS", "ConvEncoder", "LSTMEncoder", "build_encoder"]
