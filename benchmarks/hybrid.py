@@ -38,7 +38,8 @@ from textvae.plots import read_log  # noqa: E402
 
 R = "recipes/semeniuta2017/"
 STEPS, BATCH, EPOCH = 600, 32, 4800
-"""Every PTB run: 600 steps of 32 samples, an epoch of 4,800 fresh samples (so 4 validations)."""
+"""Every PTB run: 600 steps of 32 samples, an epoch of 4,800 fresh samples (so 4 validations on 4,000 fixed
+validation samples; the test figures on 4,000 test samples)."""
 SMALL = {  # reduced sizes, chosen so that the hybrid and the LSTM VAE have about the same number of parameters
     "conv": ["model.encoder.channels=[64,128]", "model.encoder.embed_dim=32", "model.latent_dim=32"],
     "deconv": ["model.decoder.channels=[128,64,100]"],
@@ -48,7 +49,7 @@ SMALL = {  # reduced sizes, chosen so that the hybrid and the LSTM VAE have abou
 }
 COMMON = [f"train.max_steps={STEPS}", "train.epochs=100", f"data.batch_size={BATCH}",
           f"data.samples_per_epoch={EPOCH}", "train.threads=1", "train.log_every=25", "train.checkpoint_every=100",
-          "train.early_stop=0", "data.eval_batch_size=256"]
+          "train.early_stop=0", "data.eval_batch_size=256", "data.eval_samples=4000"]
 KLA = ["objective.kl_weight.delay=100", "objective.kl_weight.steps=300"]
 """Annealing scaled with the run: the authors start after 1,000 (10,000) steps and rise over 7,000."""
 
@@ -104,6 +105,9 @@ def experiments() -> dict[str, dict]:
             "data.batch_size=32"]
     for row in ("hybrid", "hybrid_aux", "hybrid_mu_forcing"):
         out[f"liu_{row}"] = {"recipe": f"recipes/liu2019/yelp_char_{row}.yaml", "group": "liu", "overrides": yelp}
+    for spec in out.values():
+        if spec["group"].startswith("fig"):
+            spec["overrides"] = COMMON + spec["overrides"]
     return out
 
 
@@ -165,8 +169,8 @@ def extras(name: str, run: Path) -> dict:
 # -- speed -----------------------------------------------------------------------------------------------------
 def speed(rounds: int = 3, steps: int = 8) -> dict:
     """Training steps of the PTB hybrid recipe (64 positions, alpha 0.2, an LSTM top of 500) and the LSTM VAE
-    recipe (encoder and decoder LSTMs of 500), alternated in rounds, fp32 and bf16 autocast; FLOPs of one hybrid step by torch's FlopCounterMode;
-    the matmul peak measured between rounds."""
+    recipe (encoder and decoder LSTMs of 500), alternated in rounds, fp32 and bf16 autocast; FLOPs of one hybrid
+    step by torch's FlopCounterMode; the matmul peak measured between rounds."""
     import torch
     from speed import matmul_peak, matmul_times
     from torch.utils.flop_counter import FlopCounterMode
@@ -392,7 +396,8 @@ def markdown(res: dict) -> str:
              f"Date {res['date']}; {m.get('cpu', '')}; {m.get('cpu_count', '')} cores; command: "
              f"`{res['command']}`.", "",
              "## Scale", "",
-             f"Every PTB run: {STEPS} steps of {BATCH} character samples (an epoch: {EPOCH} fresh samples), the "
+             f"Every PTB run: {STEPS} steps of {BATCH} character samples (an epoch: {EPOCH} fresh samples; "
+             "validation and test on 4,000 fixed samples each), the "
              "hybrid with encoder channels 64-128, decoder channels 128-64-100, an LSTM top of 128 (paper: 128-256 / "
              "256-128-200 and 500), z of 32 (50); LSTM VAEs of 192 units (about the hybrid's parameters). KL "
              "annealing after 100 steps over 300 (authors: after 1,000 or 10,000 over 7,000). Tweets and Yelp: the "

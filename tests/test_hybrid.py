@@ -147,7 +147,8 @@ def test_character_samples_are_redrawn_each_epoch_and_resume_exactly(tmp_path):
     """A hybrid with the auxiliary term on character samples: a run crashed mid-epoch resumes bitwise."""
     torch.set_num_threads(1)
     corpus = write_corpus(tmp_path / "corpus", n_train=20)
-    raw = merge(tiny_recipe(corpus), {"data": {"tokenizer": "char", "sample_length": 16, "samples_per_epoch": 40},
+    raw = merge(tiny_recipe(corpus), {"data": {"tokenizer": "char", "sample_length": 16, "samples_per_epoch": 40,
+                                               "eval_samples": 5},
                                       "objective": {"aux": {"weight": 0.2}}, "train": {"epochs": 3}})
     raw["model"] = {"type": "vae", "latent_dim": 4,
                     "encoder": {"kind": "conv", "length": 16, "embed_dim": 6, "channels": [8, 8]},
@@ -164,6 +165,7 @@ def test_character_samples_are_redrawn_each_epoch_and_resume_exactly(tmp_path):
     whole = trainer(tmp_path / "whole")
     first_epoch = list(whole.splits["train"].ids)
     assert len(first_epoch) == 40 and max(map(len, first_epoch)) <= 15
+    assert len(whole.splits["valid"]) == 5  # capped by eval_samples (the text has more than 5 x 16 characters)
     whole.fit()
     assert whole.splits["train"].ids != first_epoch  # redrawn
 

@@ -67,12 +67,15 @@ def fit_length(cfg: DataConfig, split: str, sentences: list[list[str]], length: 
 
 def fragment_split(cfg: DataConfig, split: str, lines: list[str], vocab: Vocab) -> Split:
     """Character samples of a split (Semeniuta et al.): word-aligned fragments of at most ``cfg.sample_length`` - 1
-    characters (:class:`textvae.data.fragments.Fragments`). Evaluation splits: one per sample_length characters,
-    fixed; the training split: ``samples_per_epoch`` (or as many) redrawn each epoch by ``refresh``."""
+    characters (:class:`textvae.data.fragments.Fragments`). Evaluation splits: one per sample_length characters
+    (at most ``eval_samples``), fixed; the training split: ``samples_per_epoch`` (or as many) redrawn each epoch by
+    ``refresh``."""
     frags = Fragments(lines, cfg.sample_length)
     count = max(1, frags.chars // cfg.sample_length)
     if split == "train" and cfg.samples_per_epoch:
         count = cfg.samples_per_epoch
+    elif split != "train" and cfg.eval_samples:
+        count = min(count, cfg.eval_samples)
 
     def draw(epoch: int) -> list[list[int]]:
         text = frags.draw(count, fragment_seed(cfg.split_seed, split, epoch))

@@ -82,14 +82,15 @@ TEMPERATURE = typer.Option(1.0, help="Sampling temperature.")
 TOP_K = typer.Option(0, help="Sample from the k most probable words only (0: all).")
 TOP_P = typer.Option(1.0, help="Sample from the smallest set of words with this much probability (1: all).")
 LENGTH_PENALTY = typer.Option(0.0, help="Beam: rank finished sentences by log p / length**a (0: by log p).")
-MAX_LEN = typer.Option(50, help="Longest decode, in tokens.")
+MAX_LEN = typer.Option(0, help="Longest decode, in tokens (0: the model's fixed length, else 50 tokens, 200 for "
+                       "character runs).")
 ALLOW_UNK = typer.Option(False, "--allow-unk", help="Let decodes contain <unk>.")
 SEED = typer.Option(0, help="Random seed (prior codes, posterior samples, sampling).")
 SPLIT = typer.Option("test", help="train, valid or test.")
 
 
 def decode_options(method: str = "greedy", width: int = 15, temperature: float = 1.0, top_k: int = 0,
-                   top_p: float = 1.0, max_len: int = 50, allow_unk: bool = False, seed: int = 0,
+                   top_p: float = 1.0, max_len: int = 0, allow_unk: bool = False, seed: int = 0,
                    length_penalty: float = 0.0):
     """DecodeOptions from the decoding options of a command, each range-checked with a one-line error."""
     from textvae.decoding import DecodeOptions
@@ -97,7 +98,7 @@ def decode_options(method: str = "greedy", width: int = 15, temperature: float =
     if method not in ("greedy", "beam", "sample"):
         raise TextVAEError(f"--method: must be greedy, beam or sample, got '{method}'")
     for name, ok in (("--width", width >= 1), ("--temperature", temperature > 0), ("--top-k", top_k >= 0),
-                     ("--top-p", 0 < top_p <= 1), ("--max-len", max_len >= 1)):
+                     ("--top-p", 0 < top_p <= 1), ("--max-len", max_len >= 0)):
         if not ok:
             raise TextVAEError(f"{name}: out of range")
     return DecodeOptions(method=method, max_len=max_len, ban_unk=not allow_unk, width=width,

@@ -182,6 +182,7 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("data.max_len", d.max_len, d.max_len >= 0, ">= 0 (0: no limit)"),
         ("data.sample_length", d.sample_length, d.sample_length == 0 or d.sample_length >= 2, "0 (off) or >= 2"),
         ("data.samples_per_epoch", d.samples_per_epoch, d.samples_per_epoch >= 0, ">= 0 (0: from the text's size)"),
+        ("data.eval_samples", d.eval_samples, d.eval_samples >= 0, ">= 0 (0: no cap)"),
         ("data.vocab_size", d.vocab_size, d.vocab_size == 0 or d.vocab_size > 4,
          "0 (no limit) or more than the 4 special tokens"),
         ("data.min_count", d.min_count, d.min_count >= 1, ">= 1"),

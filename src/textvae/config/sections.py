@@ -53,8 +53,10 @@ class DataConfig:
     (``textvae.data.fragments``), redrawn each training epoch (deterministically: resume stays exact) and fixed
     for validation and test. 0: whole lines."""
     samples_per_epoch: int = 0
-    """Fragments per training epoch (0: one per sample_length characters of the training text); evaluation splits
-    get one per sample_length characters of theirs."""
+    """Fragments per training epoch (0: one per sample_length characters of the training text)."""
+    eval_samples: int = 10000
+    """Fragments of each evaluation split: one per sample_length characters of the split, at most this many (0: no
+    cap). The authors validate on 6,400; mutual information over N samples costs N^2."""
     vocab_size: int = 0
     """Most frequent words kept, specials included (0: no limit)."""
     min_count: int = 1

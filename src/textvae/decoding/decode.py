@@ -21,7 +21,9 @@ class DecodeOptions:
     once (a beam uses batch_size x width rows). Built by keyword: ``DecodeOptions(method="beam", width=5)``."""
 
     method: Literal["greedy", "beam", "sample"] = "greedy"
-    max_len: int = 50
+    max_len: int = 0
+    """Longest decode in tokens; 0: the decoder's own length where it has one (fixed-length decoders), else
+    50 (a Session makes it 200 for character runs)."""
     ban_unk: bool = True
     width: int = 15
     length_penalty: float = 0.0
@@ -33,8 +35,11 @@ class DecodeOptions:
 
 
 def max_steps(model: TextVAE, max_len: int) -> int:
-    """``max_len`` clamped to the decoder's own limit (``decoder.max_len``, None: unbounded)."""
+    """``max_len`` clamped to the decoder's own limit (``decoder.max_len``, None: unbounded); 0: that limit, or
+    50 without one."""
     limit = getattr(model.decoder, "max_len", None)
+    if max_len <= 0:
+        return 50 if limit is None else limit
     return max_len if limit is None else min(max_len, limit)
 
 

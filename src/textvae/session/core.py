@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -89,7 +89,10 @@ class Session:
 
     def decode(self, z: torch.Tensor | None, opts: DecodeOptions, n: int = 1,
                forced: torch.Tensor | None = None) -> list[str]:
-        """Sentences decoded from codes z (N, Z) (``n`` sentences without z), as text."""
+        """Sentences decoded from codes z (N, Z) (``n`` sentences without z), as text. ``opts.max_len`` 0: the
+        decoder's fixed length, else 200 characters for a character run, 50 tokens otherwise."""
+        if opts.max_len <= 0 and getattr(self.model.decoder, "max_len", None) is None:
+            opts = replace(opts, max_len=200 if self.recipe.data.tokenizer == "char" else 50)
         return [self.text(s) for s in decode(self.model, z, opts, n, forced)]
 
     def split_lines(self, split: str) -> list[str]:
