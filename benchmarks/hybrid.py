@@ -156,7 +156,7 @@ def figures(run: Path) -> dict:
 def extras(name: str, run: Path) -> dict:
     """Greedy prior samples (tweets) or BLEU and Self-BLEU of prior samples (mu-Forcing's Table 2)."""
     if name.startswith("tweets"):
-        return {"samples": json.loads(cli("sample", str(run), "--n", "5", "--max-len", "127", "--json"))["samples"]}
+        return {"samples": json.loads(cli("sample", str(run), "--n", "5", "--json"))["sentences"]}
     if name.startswith("liu"):
         gen = run / "generate_eval.json"
         if not gen.is_file():

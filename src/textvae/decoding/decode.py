@@ -34,10 +34,13 @@ class DecodeOptions:
     batch_size: int = 256
 
 
-def max_steps(model: TextVAE, max_len: int) -> int:
-    """``max_len`` clamped to the decoder's own limit (``decoder.max_len``, None: unbounded); 0: that limit, or
-    50 without one."""
+def max_steps(model: TextVAE, max_len: int, method: str = "greedy") -> int:
+    """``max_len`` clamped to the decoder's own limit (``decoder.max_len`` positions, </s> counted; None:
+    unbounded); 0: that limit, or 50 without one. Greedy and sampling count the words they emit (</s> not
+    counted: at most limit - 1 of them), beam search counts positions (</s> included)."""
     limit = getattr(model.decoder, "max_len", None)
+    if limit is not None and method != "beam":
+        limit -= 1
     if max_len <= 0:
         return 50 if limit is None else limit
     return max_len if limit is None else min(max_len, limit)
@@ -56,7 +59,7 @@ def decode(model: TextVAE, z: torch.Tensor | None, opts: DecodeOptions, n: int =
     total = z.shape[0] if z is not None else n
     if forced is not None and forced.shape[0] != total:
         raise ValueError(f"forced has {forced.shape[0]} rows for {total} sentences")
-    max_len = max_steps(model, opts.max_len)
+    max_len = max_steps(model, opts.max_len, opts.method)
     step = max(1, opts.batch_size // opts.width) if opts.method == "beam" else opts.batch_size
     out: list[list[int]] = []
     with task(f"decode ({opts.method})", total) as progress:
