@@ -232,6 +232,16 @@ def test_tweet_preprocessing():
         "@userid thanks & see url ok @userid no")
 
 
+def test_typed_tweets_are_read_as_the_corpus_was_made():
+    from textvae.data.corpus import STYLES
+    from textvae.data.normalize import Normalizer, Style
+    from textvae.data.vocab import Vocab
+
+    vocab = Vocab.build([list("@userid thanks url")])
+    got = Normalizer(Style(**STYLES["tweets"]), vocab)("@united   thanks https://t.co/abc")
+    assert "".join(got.tokens) == "@userid thanks url" and not got.unknown
+
+
 def test_the_semeniuta_recipes_build_and_say_what_the_paper_says():
     from pathlib import Path
 

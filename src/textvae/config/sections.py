@@ -22,6 +22,9 @@ class InputConfig:
     """The token that replaces numbers ("N" in PTB); "" keeps numbers."""
     punct: Literal["auto", "keep", "drop"] = "auto"
     """drop: punctuation the vocabulary lacks is left out (PTB has none)."""
+    clean: Literal["auto", "none", "tweet"] = "auto"
+    """tweet: user names -> @userid, links -> url, HTML entities decoded first (the tweets corpus's pre-processing,
+    ``textvae.data.tweets.clean_tweet``)."""
 
 
 @dataclass

@@ -31,7 +31,7 @@ CORPORA: dict[str, dict[str, tuple[str, ...]]] = {
 STYLES: dict[str, dict] = {
     "ptb": {"tokenizer": "penn", "lower": True, "numbers": "N", "punct": "drop"},
     "yelp": {"tokenizer": "penn", "lower": True, "numbers": "_num_", "punct": "keep"},
-    "tweets": {"tokenizer": "char", "lower": False, "numbers": "", "punct": "keep"},
+    "tweets": {"tokenizer": "char", "lower": False, "numbers": "", "punct": "keep", "clean": "tweet"},
 }
 """How each registered corpus was normalised (``textvae.data.normalize.Style``): PTB (Mikolov) is Penn Treebank
 tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and write
@@ -167,9 +167,10 @@ def input_style(cfg) -> Style:
     """How text a user types is normalised for a run whose data section is ``cfg``: each "auto" field of
     ``cfg.input`` from the corpus's registered style (:data:`STYLES`), else from the data section (whitespace-
     tokenized corpora get moses for raw input; lower case as ``data.lower``; numbers and punctuation kept)."""
-    base = STYLES.get(cfg.corpus) or {"tokenizer": "moses" if cfg.tokenizer == "word" else cfg.tokenizer,
-                                      "lower": cfg.lower, "numbers": "", "punct": "keep"}
-    given = {k: getattr(cfg.input, k) for k in ("tokenizer", "lower", "numbers", "punct")}
+    base = {"clean": "none", **(STYLES.get(cfg.corpus) or {
+        "tokenizer": "moses" if cfg.tokenizer == "word" else cfg.tokenizer, "lower": cfg.lower, "numbers": "",
+        "punct": "keep"})}
+    given = {k: getattr(cfg.input, k) for k in ("tokenizer", "lower", "numbers", "punct", "clean")}
     return Style(**{k: base[k] if v == "auto" else v for k, v in given.items()})
 
 

@@ -56,12 +56,14 @@ def split_text(text: str, tokenizer: str) -> list[str]:
 @dataclass
 class Style:
     """How a corpus was normalised: ``tokenizer`` (word, char, moses, penn), ``lower``, ``numbers`` (the token
-    that replaced numbers; "" if they were kept) and ``punct`` (keep, or drop punctuation the vocabulary lacks)."""
+    that replaced numbers; "" if they were kept), ``punct`` (keep, or drop punctuation the vocabulary lacks) and
+    ``clean`` (tweet: the tweets corpus's pre-processing first; none)."""
 
     tokenizer: str = "moses"
     lower: bool = False
     numbers: str = ""
     punct: str = "keep"
+    clean: str = "none"
 
 
 @dataclass
@@ -104,6 +106,10 @@ class Normalizer:
         return out
 
     def __call__(self, text: str) -> Normalized:
+        if self.style.clean == "tweet":
+            from textvae.data.tweets import clean_tweet
+
+            text = clean_tweet(text)
         if self.style.tokenizer == "char":
             tokens = self._normalise(text)
         else:
