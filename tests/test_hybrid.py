@@ -301,3 +301,25 @@ def test_every_command_works_on_a_character_hybrid(tmp_path, decoder):
     (tmp_path / "long.txt").write_text("the cat sees the big red dog and the small blue cat " * 2 + "\n")
     out = runner.invoke(app, ["reconstruct", run, "--file", str(tmp_path / "long.txt")])
     assert out.exit_code == 2 and "fixed length of 64" in out.stderr and "Traceback" not in out.output
+
+
+@pytest.mark.parametrize("kl_weight,select,key", [
+    ({"schedule": "constant", "value": 0.0}, "auto", "rec"),
+    ({"schedule": "constant", "value": 1.0}, "auto", "neg_elbo"),
+    ({"schedule": "constant", "value": 0.0}, "neg_elbo", "neg_elbo"),
+])
+def test_model_selection_follows_the_objective(tmp_path, kl_weight, select, key):
+    """With the KL weight a constant 0 (pure reconstruction), the best weights are those of the lowest validation
+    rec: the bound would keep the first epoch while the unchecked KL grows."""
+    torch.set_num_threads(1)
+    corpus = write_corpus(tmp_path / "c")
+    recipe = from_dict(Recipe, tiny_recipe(corpus, objective={"kl_weight": kl_weight},
+                                           train={"epochs": 4, "select": select, "early_stop": 0}))
+    vocab, splits = load_splits(recipe.data, splits=("train", "valid"), log=lambda *a: None)
+    seed_everything(0)
+    trainer = Trainer(recipe, build_model(recipe.model, len(vocab)), vocab, splits, Run(tmp_path / "run"), "cpu",
+                      log=lambda *a: None)
+    (tmp_path / "run").mkdir()
+    trainer.fit()
+    valid = [json.loads(x) for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines() if '"valid"' in x]
+    assert trainer.state["best"] == min(r[key] for r in valid)

@@ -162,6 +162,11 @@ class TrainConfig:
     min_lr: float = 1e-5
     early_stop: int = 5
     """Stop after this many epochs without a better validation loss (0: never)."""
+    select: Literal["auto", "neg_elbo", "rec"] = "auto"
+    """The validation figure that picks the best weights, decays the learning rate and stops early: neg_elbo (the
+    bound; nll for an RNNLM), or rec. auto: rec when the KL weight is a constant 0 (pure reconstruction, as in
+    Semeniuta et al.'s Fig. 3: the KL then grows unchecked and the bound would pick the first epoch), else
+    neg_elbo (rec for an autoencoder)."""
     seed: int = 0
     device: str = "auto"
     """auto (CUDA when present), cpu, cuda, cuda:N."""

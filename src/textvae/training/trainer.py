@@ -41,11 +41,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def validation_loss(metrics: dict) -> float:
-    """The figure model selection minimises: neg_elbo (VAE), nll (RNNLM), rec (autoencoder)."""
-    for key in ("neg_elbo", "nll", "rec"):
-        if key in metrics:
-            return metrics[key]
+def selection_key(recipe: Recipe) -> str:
+    """What ``train.select`` resolves to (see TrainConfig.select)."""
+    kw = recipe.objective.kl_weight
+    if recipe.train.select == "auto":
+        return "rec" if kw.schedule == "constant" and kw.value == 0 else "neg_elbo"
+    return recipe.train.select
+
+
+def validation_loss(metrics: dict, key: str = "neg_elbo") -> float:
+    """The figure model selection minimises: ``key`` where the model reports it (neg_elbo or rec for a VAE),
+    else nll (RNNLM), else rec (autoencoder)."""
+    for k in (key, "nll", "rec"):
+        if k in metrics:
+            return metrics[k]
     raise KeyError("no validation loss in metrics")
 
 
@@ -310,7 +319,7 @@ class Trainer:
         metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
                            self.device, iw_samples=0, show_progress=False,
                            bpc=self.recipe.data.tokenizer == "char")
-        val = validation_loss(metrics)
+        val = validation_loss(metrics, selection_key(self.recipe))
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: the validation loss after step {st['step']} is not finite; "
                                    f"{self.run.path} keeps the checkpoint of step {self.saved_step}")
