@@ -78,6 +78,8 @@ DECODER_CASES = {
                                           "layers": 1}),
     "bytenet-3": Case("bytenet", decoder={"length": 8, "channels": [8, 6], "embed_dim": 4, "hidden_dim": 10,
                                           "layers": 3}),
+    "autr": Case("autr", decoder={"length": 8, "embed_dim": 6, "hidden_dim": 10, "steps": 5}),
+    "autr-few-steps": Case("autr", decoder={"length": 8, "embed_dim": 6, "hidden_dim": 10, "steps": 2}),
     "docs-example": Case(None),
 }
 CASES = pytest.mark.parametrize("case", DECODER_CASES.values(), ids=DECODER_CASES.keys())
@@ -169,7 +171,7 @@ def test_reorder_state_equals_decoding_rows_separately(case):
         s1 = dec.init_state(zi, 1, None)
         for t in range(3):
             alone, s1 = dec.step(history[i : i + 1, t], s1, zi)
-        torch.testing.assert_close(together[row : row + 1], alone, atol=ATOL, rtol=0)
+        torch.testing.assert_close(together[row : row + 1], alone, atol=ATOL, rtol=1e-6)  # logits of AUTR reach ~100
 
 
 @CASES

@@ -156,7 +156,7 @@ def _model_rules(recipe: Recipe) -> list[tuple[str, Any, bool, str]]:
         cfg = getattr(m, part)
         for f in dataclasses.fields(cfg):
             value, key = getattr(cfg, f.name), f"model.{part}.{f.name}"
-            if f.name.endswith("_dim") or f.name == "layers":
+            if f.name.endswith("_dim") or f.name in ("layers", "steps", "length"):
                 rules.append((key, value, value >= 1, ">= 1"))
             elif f.name == "dropout":
                 rules.append((key, value, 0 <= value < 1, "in [0, 1)"))
@@ -230,7 +230,7 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
             ok = False
         if not ok:
             raise TextVAEError(f"{source}: '{key}' must be {want}, got {value!r}")
-    if recipe.model.type == "lm" and recipe.model.decoder.kind in ("deconv", "hybrid", "bytenet"):
+    if recipe.model.type == "lm" and recipe.model.decoder.kind in ("deconv", "hybrid", "bytenet", "autr"):
         raise TextVAEError(f"{source}: 'model.decoder.kind' {recipe.model.decoder.kind!r} decodes from a latent code: "
                            f"model.type must be vae or ae, not lm")
     if d.sample_length and d.tokenizer != "char":

@@ -111,15 +111,31 @@ class ByteNetDecoderConfig:
     layers: int = 2
 
 
+@dataclass
+class AUTRDecoderConfig:
+    """AUTR (Shah and Barber): an LSTM of ``hidden_dim`` writes a canvas of ``length`` slots of ``embed_dim`` in
+    ``steps`` steps through a modified softmax attention (no slot written more than once in total); a Markov output
+    model reads the words off it, its output layer tied to the embeddings. Fixed length: a sentence and its </s>
+    fill at most ``length`` slots. The paper: L = 40, E = 300, 500 units, T = 30 or 40."""
+
+    kind: Literal["autr"] = "autr"
+    length: int = 40
+    embed_dim: int = 300
+    hidden_dim: int = 500
+    steps: int = 40
+
+
 ENCODER_KINDS: dict[str, type] = {"lstm": LSTMEncoderConfig, "conv": ConvEncoderConfig}
 """Encoder kind -> its config dataclass (the first is the default)."""
 DECODER_KINDS: dict[str, type] = {"lstm": LSTMDecoderConfig, "deconv": DeconvDecoderConfig,
-                                  "hybrid": HybridDecoderConfig, "bytenet": ByteNetDecoderConfig}
+                                  "hybrid": HybridDecoderConfig, "bytenet": ByteNetDecoderConfig,
+                                  "autr": AUTRDecoderConfig}
 """Decoder kind -> its config dataclass (the first is the default)."""
 
 EncoderConfig = LSTMEncoderConfig | ConvEncoderConfig
 """Any encoder config."""
-DecoderConfig = LSTMDecoderConfig | DeconvDecoderConfig | HybridDecoderConfig | ByteNetDecoderConfig
+DecoderConfig = (LSTMDecoderConfig | DeconvDecoderConfig | HybridDecoderConfig | ByteNetDecoderConfig
+                 | AUTRDecoderConfig)
 """Any decoder config."""
 
 

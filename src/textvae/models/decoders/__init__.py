@@ -7,13 +7,14 @@ from __future__ import annotations
 from torch import nn
 
 from textvae.config.model import kind_options
+from textvae.models.decoders.autr import AUTRDecoder
 from textvae.models.decoders.bytenet import ByteNetDecoder
 from textvae.models.decoders.deconv import DeconvDecoder
 from textvae.models.decoders.hybrid import HybridDecoder
 from textvae.models.decoders.lstm import LSTMDecoder
 
 DECODERS: dict[str, type[nn.Module]] = {"lstm": LSTMDecoder, "deconv": DeconvDecoder, "hybrid": HybridDecoder,
-                                        "bytenet": ByteNetDecoder}
+                                        "bytenet": ByteNetDecoder, "autr": AUTRDecoder}
 
 
 def build_decoder(cfg, vocab_size: int, z_dim: int) -> nn.Module:
@@ -22,4 +23,4 @@ def build_decoder(cfg, vocab_size: int, z_dim: int) -> nn.Module:
     return DECODERS[cfg.kind](vocab_size=vocab_size, z_dim=z_dim, **kind_options(cfg))
 
 
-__all__ = ["DECODERS", "ByteNetDecoder", "DeconvDecoder", "HybridDecoder", "LSTMDecoder", "build_decoder"]
+__all__ = ["DECODERS", "AUTRDecoder", "ByteNetDecoder", "DeconvDecoder", "HybridDecoder", "LSTMDecoder", "build_decoder"]

@@ -1,0 +1,133 @@
+"""AUTR, the Attentive Unsupervised Text Writer (Shah and Barber): an LSTM writes a canvas of ``length`` word
+slots through a modified softmax attention in T steps (Algorithm 1), then a Markov output model reads the words
+off the final canvas (eq. 3-5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from textvae.data.vocab import PAD
+from textvae.models.decoders.deconv import check_length
+from textvae.models.interface import DecoderOutput
+
+
+@dataclass
+class CanvasTrace:
+    """The canvas after every step, ``canvases`` (T + 1, B, L, E) from C_0 = 0, and the cumulative attention of
+    every slot after every step, ``attention`` (T + 1, B, L) from 0."""
+
+    canvases: torch.Tensor
+    attention: torch.Tensor
+
+
+def modified_softmax(scores: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: g_l = exp(a_l) s_l / sum_k exp(a_k) s_k * s_l, with s_l = ``free`` = 1 - the slot's cumulative
+    attention so far. scores, free (B, L) -> g (B, L): every g_l <= s_l, so no slot is written more than once in
+    total, and sum_l g_l <= max_l s_l <= 1. Slots all full (every s_l = 0) get g = 0."""
+    e = torch.exp(scores - scores.max(dim=-1, keepdim=True).values) * free
+    return e / e.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(e.dtype).tiny) * free
+
+
+class AUTRDecoder(nn.Module):
+    """p(x | z) of AUTR. The canvas C (B, L, E), L = ``length`` slots of ``embed_dim``, starts at 0 with h_0 = 0;
+    for t = 1..T (``steps``): h_t = LSTM([z, C_{t-1}], h_{t-1}) (``hidden_dim`` units), g_t = the modified softmax
+    of W_g h_t (eq. 2), C_t = (1 - g_t) * C_{t-1} + g_t * (W_u h_t). Then, for the word at slot l, the context
+    x~_l = sum_{l' < l} softmax(W_l z)_{l'} e(x_{l'}) over the words before it (eq. 3-4; zero at the first) and
+    p(x_l = a) = softmax_a(e(a) . (C_T[l] + W_x x~_l + W_z z)) (eq. 5): the output layer is the embedding matrix.
+
+    Slot l holds the l-th token of ``x_1 .. x_n </s>``, so a sentence has at most ``length`` - 1 words. The state
+    for decoding holds the final canvas (computed once by ``init_state``), the words so far and the context
+    weights; stepwise logits equal teacher forcing's."""
+
+    aux_heads: tuple[str, ...] = ()
+
+    def __init__(self, vocab_size: int, *, z_dim: int, length: int = 40, embed_dim: int = 300,
+                 hidden_dim: int = 500, steps: int = 40):
+        super().__init__()
+        if z_dim < 1:
+            raise ValueError("the AUTR decoder needs a latent code (model.type vae or ae)")
+        self.z_dim, self.max_len, self.steps, self.embed_dim = z_dim, length, steps, embed_dim
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+        self.cell = nn.LSTMCell(z_dim + length * embed_dim, hidden_dim)
+        self.gate = nn.Linear(hidden_dim, length)  # W_g
+        self.write = nn.Linear(hidden_dim, length * embed_dim)  # W_u
+        self.order = nn.Linear(z_dim, length)  # W_l: context weights over earlier slots
+        self.from_context = nn.Linear(embed_dim, embed_dim, bias=False)  # W_x
+        self.from_z = nn.Linear(z_dim, embed_dim)  # W_z
+
+    @property
+    def vocab_size(self) -> int:
+        return self.embed.num_embeddings
+
+    def canvas(self, z: torch.Tensor, trace: bool = False) -> tuple[torch.Tensor, CanvasTrace | None]:
+        """z (B, Z) -> the final canvas C_T (B, L, E), and with ``trace`` every step's canvas and cumulative
+        attention (for pictures; never during training)."""
+        b, n, e = z.shape[0], self.max_len, self.embed_dim
+        c = z.new_zeros(b, n, e)
+        used = z.new_zeros(b, n)
+        h = cell = z.new_zeros(b, self.cell.hidden_size)
+        canvases, attention = ([c], [used]) if trace else (None, None)
+        for _ in range(self.steps):
+            h, cell = self.cell(torch.cat([z, c.flatten(1)], dim=-1), (h, cell))
+            g = modified_softmax(self.gate(h), 1 - used)
+            used = used + g
+            g = g.unsqueeze(-1)
+            c = (1 - g) * c + g * self.write(h).view(b, n, e)
+            if trace:
+                canvases.append(c)
+                attention.append(used)
+        return c, (CanvasTrace(torch.stack(canvases), torch.stack(attention)) if trace else None)
+
+    def _context(self, words: torch.Tensor, z: torch.Tensor, upto: int) -> torch.Tensor:
+        """words (B, P, E): embeddings of the words at slots 0..P-1 -> the contexts x~ (B, upto, E) of slots
+        0..upto-1, slot l averaging words 0..l-1 with weights softmax(W_l z) restricted to them (0 at slot 0)."""
+        n = words.shape[1]
+        scores = self.order(z)[:, :n]  # (B, P)
+        allowed = torch.ones(upto, n, dtype=torch.bool, device=z.device).tril(-1)  # slot l sees l' < l
+        w = scores.unsqueeze(1).masked_fill(~allowed, float("-inf")).softmax(-1).nan_to_num(0.0)  # (B, upto, P)
+        return w @ words
+
+    def _outputs(self, canvas: torch.Tensor, context: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return canvas + self.from_context(context) + self.from_z(z).unsqueeze(1)
+
+    def forward(self, inp: torch.Tensor, z: torch.Tensor, aux: bool = False) -> DecoderOutput:
+        """inp (B, P <= length): <bos> x_1 .. x_{P-1} (padded); z (B, Z) -> b (B, P, E), eq. 5's vector of each
+        slot (logits = b . e(v))."""
+        check_length(inp, self.max_len)
+        canvas, _ = self.canvas(z)
+        p = inp.shape[1]
+        words = self.embed(inp[:, 1:])  # x_1 .. x_{P-1}: the words of slots 0..P-2
+        context = self._context(words, z, p) if p > 1 else canvas.new_zeros(z.shape[0], 1, self.embed_dim)
+        return DecoderOutput(self._outputs(canvas[:, :p], context, z), {})
+
+    def logits(self, h: torch.Tensor, head: str = "main") -> torch.Tensor:
+        if head != "main":
+            raise KeyError(f"the autr decoder has no auxiliary head {head!r}")
+        return h @ self.embed.weight.t()
+
+    def init_state(self, z: torch.Tensor, batch_size: int, device=None):
+        """(final canvas (B, L, E), next slot, embeddings of the words written so far (B, slot, E))."""
+        canvas, _ = self.canvas(z)
+        return canvas, 0, canvas.new_zeros(z.shape[0], 0, self.embed_dim)
+
+    def step(self, tokens: torch.Tensor, state, z: torch.Tensor):
+        """tokens (B,): <bos> at the first call, then the word just written (it joins the context)."""
+        canvas, t, words = state
+        if t > 0:
+            words = torch.cat([words, self.embed(tokens).unsqueeze(1)], dim=1)
+        slot = min(t, self.max_len - 1)
+        if t > 0:
+            w = self.order(z)[:, :t].softmax(-1).unsqueeze(1)  # (B, 1, t)
+            context = (w @ words)[:, 0]
+        else:
+            context = canvas.new_zeros(z.shape[0], self.embed_dim)
+        out = self._outputs(canvas[:, slot : slot + 1], context.unsqueeze(1), z)[:, 0]
+        return self.logits(out), (canvas, t + 1, words)
+
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        canvas, t, words = state
+        return canvas.index_select(0, index), t, words.index_select(0, index)

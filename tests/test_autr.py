@@ -1,0 +1,78 @@
+"""AUTR's canvas decoder against Algorithm 1 and eq. 2-5 of the paper, computed by hand on tiny cases."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from textvae.models.decoders.autr import AUTRDecoder, modified_softmax
+
+V, Z, L, E, H = 9, 3, 6, 4, 5
+
+
+def _decoder(steps: int, seed: int = 0) -> AUTRDecoder:
+    torch.manual_seed(seed)
+    return AUTRDecoder(V, z_dim=Z, length=L, embed_dim=E, hidden_dim=H, steps=steps).eval()
+
+
+@pytest.mark.parametrize("steps", [1, 3, 6, 12])
+@torch.no_grad()
+def test_attention_never_writes_a_slot_more_than_once(steps):
+    dec = _decoder(steps)
+    with torch.no_grad():
+        dec.gate.weight.mul_(20)  # sharp attention: slots fill up
+    _, trace = dec.canvas(torch.randn(7, Z) * 3, trace=True)
+    cum = trace.attention  # (T + 1, B, L)
+    assert torch.equal(cum[0], torch.zeros_like(cum[0])) and torch.equal(trace.canvases[0], torch.zeros(7, L, E))
+    gates = cum[1:] - cum[:-1]
+    assert gates.min() >= 0
+    assert gates.sum(-1).max() <= 1 + 1e-6  # each step's gate sums to at most 1
+    assert cum.max() <= 1 + 1e-6  # no slot's cumulative attention above 1
+    if steps >= 6:
+        assert cum[-1].mean() > 0.5  # sharp attention really fills most of the canvas (the bound is not idle)
+
+
+def test_modified_softmax_is_eq_2():
+    a, s = torch.tensor([[0.3, -1.0, 2.0]]), torch.tensor([[1.0, 0.25, 0.0]])
+    e = torch.exp(a) * s
+    assert torch.allclose(modified_softmax(a, s), e / e.sum() * s)
+    assert torch.equal(modified_softmax(a, torch.zeros_like(s)), torch.zeros_like(s))  # full canvas: no NaN
+
+
+@torch.no_grad()
+def test_final_canvas_and_word_probabilities_follow_algorithm_1_by_hand():
+    dec = _decoder(steps=3, seed=2)
+    z = torch.randn(1, Z)
+    # Algorithm 1, one scalar at a time where the paper writes sums
+    h, c, canvas = torch.zeros(1, H), torch.zeros(1, H), torch.zeros(L, E)
+    written = [0.0] * L
+    for _ in range(3):
+        h, c = dec.cell(torch.cat([z, canvas.reshape(1, -1)], dim=-1), (h, c))
+        a = dec.gate(h)[0]
+        s = [1 - written[l] for l in range(L)]
+        denom = sum(float(torch.exp(a[k])) * s[k] for k in range(L))
+        g = [float(torch.exp(a[l])) * s[l] / denom * s[l] for l in range(L)]
+        u = dec.write(h)[0].view(L, E)
+        canvas = torch.stack([(1 - g[l]) * canvas[l] + g[l] * u[l] for l in range(L)])
+        written = [written[l] + g[l] for l in range(L)]
+    got, _ = dec.canvas(z)
+    torch.testing.assert_close(got[0], canvas, atol=1e-5, rtol=1e-5)
+
+    # eq. 3-5 for the word at slot 3 of "x1 x2 x3 x4": context of x1..x3 weighted by softmax over (W_l z)_{1..3}
+    words = torch.tensor([[1, 5, 6, 7, 8]])  # <bos> x1 x2 x3 x4
+    probs = dec.logits(dec(words, z).h).softmax(-1)[0, 3]
+    w = torch.softmax(dec.order(z)[0, :3], 0)
+    context = sum(w[j] * dec.embed.weight[words[0, 1 + j]] for j in range(3))
+    b = canvas[3] + dec.from_context(context) + dec.from_z(z)[0]
+    by_hand = torch.stack([torch.exp(dec.embed.weight[v] @ b) for v in range(V)])
+    torch.testing.assert_close(probs, by_hand / by_hand.sum(), atol=1e-6, rtol=1e-5)
+    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-6)
+    first = dec.logits(dec(words, z).h).softmax(-1)[0, 0]  # slot 0: no context
+    b0 = canvas[0] + dec.from_z(z)[0]
+    torch.testing.assert_close(first, torch.softmax(dec.embed.weight @ b0, 0), atol=1e-6, rtol=1e-5)
+
+
+def test_a_sentence_longer_than_the_canvas_is_refused():
+    dec = _decoder(steps=2)
+    with pytest.raises(ValueError, match="longer than the decoder's length 6"):
+        dec(torch.ones(1, 7, dtype=torch.long), torch.zeros(1, Z))
