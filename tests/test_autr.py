@@ -49,12 +49,12 @@ def test_final_canvas_and_word_probabilities_follow_algorithm_1_by_hand():
     for _ in range(3):
         h, c = dec.cell(torch.cat([z, canvas.reshape(1, -1)], dim=-1), (h, c))
         a = dec.gate(h)[0]
-        s = [1 - written[l] for l in range(L)]
+        s = [1 - written[slot] for slot in range(L)]
         denom = sum(float(torch.exp(a[k])) * s[k] for k in range(L))
-        g = [float(torch.exp(a[l])) * s[l] / denom * s[l] for l in range(L)]
+        g = [float(torch.exp(a[slot])) * s[slot] / denom * s[slot] for slot in range(L)]
         u = dec.write(h)[0].view(L, E)
-        canvas = torch.stack([(1 - g[l]) * canvas[l] + g[l] * u[l] for l in range(L)])
-        written = [written[l] + g[l] for l in range(L)]
+        canvas = torch.stack([(1 - g[slot]) * canvas[slot] + g[slot] * u[slot] for slot in range(L)])
+        written = [written[slot] + g[slot] for slot in range(L)]
     got, _ = dec.canvas(z)
     torch.testing.assert_close(got[0], canvas, atol=1e-5, rtol=1e-5)
 

@@ -23,4 +23,5 @@ def build_decoder(cfg, vocab_size: int, z_dim: int) -> nn.Module:
     return DECODERS[cfg.kind](vocab_size=vocab_size, z_dim=z_dim, **kind_options(cfg))
 
 
-__all__ = ["DECODERS", "AUTRDecoder", "ByteNetDecoder", "DeconvDecoder", "HybridDecoder", "LSTMDecoder", "build_decoder"]
+__all__ = ["DECODERS", "AUTRDecoder", "ByteNetDecoder", "DeconvDecoder", "HybridDecoder", "LSTMDecoder",
+           "build_decoder"]
