@@ -22,7 +22,8 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
                 log=print, length: int = 0) -> tuple[Vocab, dict[str, Split]]:
     """Read and encode splits; the vocabulary is built from the training split unless given. ``length`` > 0: the
     model's fixed length (tokens with </s>, :func:`textvae.config.fixed_length`): a sentence that does not fit is
-    a TextVAEError naming its file and line, unless ``cfg.cut`` (then cut). With ``cfg.sample_length`` the splits
+    a TextVAEError naming its file and line, unless ``cfg.cut`` (then cut; without a fixed length, ``cfg.cut``
+    cuts every split to ``cfg.max_len`` tokens). With ``cfg.sample_length`` the splits
     are character samples (:func:`fragment_split`)."""
     lines = {s: corpus_lines(cfg, s) for s in splits}
     tokens = {s: tokenize_lines(lines[s], cfg.tokenizer, cfg.lower) for s in splits}
@@ -30,6 +31,8 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
         train = tokens["train"] if "train" in tokens else tokenize_lines(corpus_lines(cfg, "train"), cfg.tokenizer,
                                                                           cfg.lower)
         vocab = Vocab.build(train, cfg.vocab_size, cfg.min_count)
+    if not length and cfg.cut and cfg.max_len:
+        length = cfg.max_len + 1  # data.cut without a fixed length: every split cut to data.max_len tokens
     out = {}
     for s in splits:
         if cfg.sample_length:

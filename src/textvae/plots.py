@@ -119,3 +119,30 @@ def plot_compare(result: dict, figures: list[str], out: Path) -> Path:
     write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return out
+
+
+def plot_canvas(data: dict, out: Path) -> Path:
+    """AUTR's canvas (``textvae.session.canvas``'s result) as a picture: the sentence read off the canvas after
+    each chosen step (Fig. 2) over a heat map of every slot's cumulative attention by step (Fig. 3), to ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import textwrap
+
+    att = data["attention"]
+    lines = [textwrap.fill(f"t = {r['step']:>3}:  {r['sentence']}", 100, subsequent_indent=" " * 9)
+             for r in data["reads"]]
+    n_text = sum(line.count("\n") + 1 for line in lines)
+    fig = plt.figure(figsize=(9.0, 0.18 * n_text + 1.0 + 2.5 + 0.08 * len(att)))
+    top, ax = fig.subplots(2, 1, height_ratios=[0.18 * n_text + 0.3, 2.5 + 0.08 * len(att)])
+    top.axis("off")
+    top.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8, transform=top.transAxes)
+    image = ax.imshow(att, aspect="auto", cmap="Greys", vmin=0, vmax=1, origin="upper")
+    ax.set(xlabel="canvas slot", ylabel="step t", title="cumulative attention per slot")
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return out

@@ -1,6 +1,6 @@
-"""`textvae sample | reconstruct | interpolate | arithmetic | nearest | encode | generate-eval`: the latent space of
-a trained run. Each command calls one session function (``textvae.session``) and prints its result as plain
-text, or as JSON with --json."""
+"""`textvae sample | reconstruct | interpolate | arithmetic | nearest | encode | generate-eval | canvas`: the
+latent space of a trained run. Each command calls one session function (``textvae.session``) and prints its
+result as plain text, or as JSON with --json."""
 
 from __future__ import annotations
 
@@ -175,3 +175,24 @@ def encode(run: Path = RUN, file: Path = typer.Argument(..., help="One sentence 
     written = sessions.save_codes(out, mu, logvar)
     emit(as_json, {"sentences": mu.shape[0], "z_dim": mu.shape[1], "files": written, "reading": reading},
          [f"{mu.shape[0]} codes of dimension {mu.shape[1]} -> {', '.join(written)}", *reading_note(reading)])
+
+
+@command()
+def canvas(run: Path = RUN, sentence: Optional[str] = typer.Argument(None, help="Write the canvas of this "
+                                                                      "sentence's posterior mean (default: a "
+                                                                      "prior sample)."),
+           out: Path = typer.Option(Path("canvas.png"), help="The picture (PNG)."),
+           at: Optional[list[int]] = typer.Option(None, "--at", help="Steps whose canvas is read (repeat the "
+                                                  "option; default: every quarter of T)."),
+           width: int = WIDTH, seed: int = SEED, device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
+    """AUTR's canvas as it is written (Fig. 2 and 3): the sentence a beam reads off it after chosen steps, and a
+    heat map of every slot's cumulative attention, saved to --out."""
+    from textvae.plots import plot_canvas
+
+    if out.suffix.lower() != ".png":
+        raise TextVAEError(f"--out {out}: must end in .png")
+    r = sessions.canvas(sessions.open_run(run, device), sentence, seed, at, width)
+    plot_canvas(r, out)
+    emit(as_json, {**r, "picture": str(out)}, [*reading_note(r["reading"]),
+                                               *[f"t = {x['step']:>3}  {x['sentence']}" for x in r["reads"]],
+                                               f"picture: {out}"])

@@ -47,9 +47,10 @@ class DataConfig:
     max_len: int = 0
     """Drop training sentences with more tokens than this (0: keep all). Evaluation splits are never filtered."""
     cut: bool = False
-    """Models of fixed length (the conv encoder, the deconv/hybrid/bytenet decoders): cut every sentence of every
-    split to fit (length - 1 tokens and </s>). Off: a sentence that does not fit is an error naming its file and
-    line."""
+    """Cut every sentence of every split to fit: models of fixed length (the conv encoder, the deconv, hybrid,
+    bytenet and autr decoders) to length - 1 tokens and </s>, other models to ``max_len`` tokens (so that models
+    of both kinds see the same test sentences). Off: a sentence that does not fit a fixed length is an error
+    naming its file and line."""
     sample_length: int = 0
     """Character samples (Semeniuta et al.'s PTB experiments; needs tokenizer char): > 0 replaces every split's
     sentences by word-aligned fragments of at most sample_length - 1 characters from random positions of the text

@@ -7,6 +7,7 @@ JSON-ready data. The CLI prints these results; a web page or a notebook calls th
     interpolate(s, "the company said it would sell", "he is a good man", steps=5)
 """
 
+from textvae.session.canvas import canvas
 from textvae.session.compare import compare
 from textvae.session.core import Session, open_run
 from textvae.session.impute import adversarial, impute, impute_split
@@ -24,6 +25,6 @@ from textvae.session.latent import (
 )
 from textvae.session.report import evaluate_split, showcase
 
-__all__ = ["Session", "adversarial", "analogy", "attribute_transfer", "check_codes_path", "compare", "encode",
+__all__ = ["Session", "adversarial", "analogy", "attribute_transfer", "canvas", "check_codes_path", "compare", "encode",
            "evaluate_split", "generate_eval", "impute", "impute_split", "interpolate", "nearest", "open_run",
            "reconstruct", "sample", "save_codes", "showcase"]

@@ -62,15 +62,16 @@ class AUTRDecoder(nn.Module):
     def vocab_size(self) -> int:
         return self.embed.num_embeddings
 
-    def canvas(self, z: torch.Tensor, trace: bool = False) -> tuple[torch.Tensor, CanvasTrace | None]:
-        """z (B, Z) -> the final canvas C_T (B, L, E), and with ``trace`` every step's canvas and cumulative
-        attention (for pictures; never during training)."""
+    def canvas(self, z: torch.Tensor, trace: bool = False, steps: int | None = None
+               ) -> tuple[torch.Tensor, CanvasTrace | None]:
+        """z (B, Z) -> the final canvas C_T (B, L, E) (C_steps with ``steps``: the writing stopped early), and
+        with ``trace`` every step's canvas and cumulative attention (for pictures; never during training)."""
         b, n, e = z.shape[0], self.max_len, self.embed_dim
         c = z.new_zeros(b, n, e)
         used = z.new_zeros(b, n)
         h = cell = z.new_zeros(b, self.cell.hidden_size)
         canvases, attention = ([c], [used]) if trace else (None, None)
-        for _ in range(self.steps):
+        for _ in range(self.steps if steps is None else steps):
             h, cell = self.cell(torch.cat([z, c.flatten(1)], dim=-1), (h, cell))
             g = modified_softmax(self.gate(h), 1 - used)
             used = used + g
