@@ -127,9 +127,9 @@ def plot_canvas(data: dict, out: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import textwrap
+
+    import matplotlib.pyplot as plt
 
     att = data["attention"]
     lines = [textwrap.fill(f"t = {r['step']:>3}:  {r['sentence']}", 100, subsequent_indent=" " * 9)

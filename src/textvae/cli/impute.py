@@ -13,26 +13,35 @@ from textvae.atomic import write_json_atomic, write_text_atomic
 from textvae.cli.app import AS_JSON, DEVICE, RUN, SEED, SPLIT, at_least, command, emit, reading_note
 from textvae.data.corpus import read_lines
 from textvae.errors import TextVAEError
-from textvae.imputation import MASKS, make_imputer
+from textvae.imputation import MASKS, default_method, make_imputer
 
-METHOD = typer.Option(None, help="icm (iterated conditional modes: the VAE's default) or beam (the RNNLM's).")
-ITERATIONS = typer.Option(None, help="ICM rounds (default 3; beam: 1).")
-WIDTH = typer.Option(None, help="Beam width (default: 5 for icm, 15 for beam).")
+METHOD = typer.Option(None, help="icm (iterated conditional modes: the VAE's default), beam (the RNNLM's) or em "
+                                  "(AUTR's EM-like imputation; the default for AUTR runs).")
+ITERATIONS = typer.Option(None, help="ICM rounds (default 3; beam: 1); em: the most rounds a restart takes "
+                                     "(default 10).")
+WIDTH = typer.Option(None, help="Beam width (default: 5 for icm, 15 for beam and em).")
+RESTARTS = typer.Option(None, help="em: random initialisations, the best bound kept (default 50, as AUTR).")
 MASK = typer.Option("final20", help=f"Which words to hide: {', '.join(MASKS)} (the final 20%: Bowman; a random "
                                     f"30%: AUTR).")
 LIMIT = typer.Option(0, help="Use the first N sentences of the split (0: all).")
 
 
-def _imputer(s, method: str | None, iterations: int | None, width: int | None):
+def _imputer(s, method: str | None, iterations: int | None, width: int | None, restarts: int | None = None):
     """The papers' imputer for the run's model, or the one asked for."""
-    if method is None and iterations is None and width is None:
+    if method is None and iterations is None and width is None and restarts is None:
         return None
-    method = method or ("icm" if s.model.has_latent else "beam")
+    method = method or default_method(s.model)
     opts = {"width": width} if width is not None else {}
     if method == "icm":
         opts["iterations"] = iterations if iterations is not None else 3
+    elif method == "em" and iterations is not None:
+        opts["iterations"] = iterations
     elif iterations is not None:
-        raise TextVAEError("--iterations: only for --method icm")
+        raise TextVAEError("--iterations: only for --method icm or em")
+    if restarts is not None:
+        if method != "em":
+            raise TextVAEError("--restarts: only for --method em")
+        opts["restarts"] = restarts
     for name, value in opts.items():
         at_least(1, **{name: value})
     return make_imputer(method, **opts)
@@ -45,7 +54,7 @@ def impute(run: Path = RUN,
            blank: str = typer.Option("___", help="The marker of a missing word (each one is one word)."),
            split: Optional[str] = typer.Option(None, help="Impute a split instead, hiding words by --mask."),
            mask: str = MASK, limit: int = LIMIT, method: Optional[str] = METHOD, iterations: Optional[int] = ITERATIONS,
-           width: Optional[int] = WIDTH, seed: int = SEED,
+           width: Optional[int] = WIDTH, restarts: Optional[int] = RESTARTS, seed: int = SEED,
            out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the result here (JSON)."),
            show: int = typer.Option(10, help="Rows printed in plain text."),
            device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
@@ -54,7 +63,7 @@ def impute(run: Path = RUN,
     if sum(x is not None and x != [] for x in (sentences, input_, split)) != 1:
         raise TextVAEError("give sentences, --input FILE or --split SPLIT (one of them)")
     s = sessions.open_run(run, device)
-    imputer = _imputer(s, method, iterations, width)
+    imputer = _imputer(s, method, iterations, width, restarts)
     if split is not None:
         r = sessions.impute_split(s, split, mask, limit, seed, imputer)
         for row in r["rows"]:
@@ -76,12 +85,13 @@ def impute(run: Path = RUN,
 @command("impute-eval")
 def impute_eval(run: Path = RUN, split: str = SPLIT, mask: str = MASK, limit: int = LIMIT,
                 method: Optional[str] = METHOD, iterations: Optional[int] = ITERATIONS,
-                width: Optional[int] = WIDTH, seed: int = SEED, device: Optional[str] = DEVICE,
+                width: Optional[int] = WIDTH, restarts: Optional[int] = RESTARTS, seed: int = SEED,
+                device: Optional[str] = DEVICE,
                 as_json: bool = AS_JSON) -> None:
     """The fraction of hidden words an imputer recovers exactly, on a split."""
     at_least(0, limit=limit)
     s = sessions.open_run(run, device)
-    r = sessions.impute_split(s, split, mask, limit, seed, _imputer(s, method, iterations, width))
+    r = sessions.impute_split(s, split, mask, limit, seed, _imputer(s, method, iterations, width, restarts))
     r = {k: v for k, v in r.items() if k != "rows"}
     emit(as_json, r, [f"{r['split']}, {r['sentences']} sentences, {r['mask']} hidden, {r['method']}: "
                       f"{r['recovered']} of {r['missing_words']} missing words recovered exactly "
@@ -92,7 +102,8 @@ def impute_eval(run: Path = RUN, split: str = SPLIT, mask: str = MASK, limit: in
 def adversarial(run: Path = RUN, lm: Optional[Path] = typer.Option(None, help="An independently trained RNNLM run: "
                                                                               "the NLL it gives the completions."),
                 split: str = SPLIT, mask: str = MASK, limit: int = LIMIT, method: Optional[str] = METHOD,
-                iterations: Optional[int] = ITERATIONS, width: Optional[int] = WIDTH, seed: int = SEED,
+                iterations: Optional[int] = ITERATIONS, width: Optional[int] = WIDTH,
+                restarts: Optional[int] = RESTARTS, seed: int = SEED,
                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result (JSON) and the "
                                                                              "imputations (one per line) here."),
                 device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
@@ -100,7 +111,7 @@ def adversarial(run: Path = RUN, lm: Optional[Path] = typer.Option(None, help="A
     final words this run imputed (adversarial error = accuracy - 50%, lower is better)."""
     at_least(0, limit=limit)
     s = sessions.open_run(run, device)
-    r = sessions.adversarial(s, split, mask, limit, seed, _imputer(s, method, iterations, width),
+    r = sessions.adversarial(s, split, mask, limit, seed, _imputer(s, method, iterations, width, restarts),
                              sessions.open_run(lm, device) if lm is not None else None)
     if out is not None:
         write_json_atomic(out / "adversarial.json", r)

@@ -8,7 +8,9 @@ word is missing; an :class:`Imputer` fills every blank with one word and never c
   constrained to the visible words reassigns the missing ones. The completion with the best
   log p(x | z) + log p(z) is kept. With one iteration it is the plain constrained beam search (``beam``, the
   RNNLM's: a language model has no z).
-- AUTR's EM-like imputation (Algorithm 2) implements the same interface.
+- :class:`EMImputer` (``em``, AUTR's Algorithm 2): random initial guesses for the missing words, then z ~ q(z|x)
+  and a constrained beam search in turn until the completion stops changing; several restarts, the completion
+  with the best ELBO kept.
 
 ``IMPUTERS`` builds one by name; :func:`default_imputer` picks the papers' settings for a model (VAE: 3 x beam 5,
 RNNLM: beam 15).
@@ -17,14 +19,16 @@ RNNLM: beam 15).
 from textvae.imputation.imputers import (
     IMPUTERS,
     Blanked,
+    EMImputer,
     ICMImputer,
     Imputed,
     Imputer,
     constrained_beam,
     default_imputer,
+    default_method,
     make_imputer,
 )
 from textvae.imputation.masks import MASKS, blank_out
 
-__all__ = ["IMPUTERS", "MASKS", "Blanked", "ICMImputer", "Imputed", "Imputer", "blank_out", "constrained_beam",
-           "default_imputer", "make_imputer"]
+__all__ = ["IMPUTERS", "MASKS", "Blanked", "EMImputer", "ICMImputer", "Imputed", "Imputer", "blank_out",
+           "constrained_beam", "default_imputer", "default_method", "make_imputer"]
