@@ -44,17 +44,20 @@ def test_final_canvas_and_word_probabilities_follow_algorithm_1_by_hand():
     dec = _decoder(steps=3, seed=2)
     z = torch.randn(1, Z)
     # Algorithm 1, one scalar at a time where the paper writes sums
-    h, c, canvas = torch.zeros(1, H), torch.zeros(1, H), torch.zeros(L, E)
+    h, c, canvas, r = torch.zeros(1, H), torch.zeros(1, H), torch.zeros(L, E), torch.zeros(1, E)
     written = [0.0] * L
     for _ in range(3):
-        h, c = dec.cell(torch.cat([z, canvas.reshape(1, -1)], dim=-1), (h, c))
+        x = torch.cat([z, r], dim=-1)
+        reads = torch.sigmoid(dec.read(torch.cat([x, h], dim=-1)))[0]
+        h, c = dec.cell(x, (h, c))
         a = dec.gate(h)[0]
         s = [1 - written[slot] for slot in range(L)]
         denom = sum(float(torch.exp(a[k])) * s[k] for k in range(L))
         g = [float(torch.exp(a[slot])) * s[slot] / denom * s[slot] for slot in range(L)]
-        u = dec.write(h)[0].view(L, E)
-        canvas = torch.stack([(1 - g[slot]) * canvas[slot] + g[slot] * u[slot] for slot in range(L)])
+        u = dec.write(h)[0]  # one vector of E, written to every slot in proportion to its gate
+        canvas = torch.stack([(1 - g[slot]) * canvas[slot] + g[slot] * u for slot in range(L)])
         written = [written[slot] + g[slot] for slot in range(L)]
+        r = sum(reads[slot] * canvas[slot] for slot in range(L)).unsqueeze(0)
     got, _ = dec.canvas(z)
     torch.testing.assert_close(got[0], canvas, atol=1e-5, rtol=1e-5)
 

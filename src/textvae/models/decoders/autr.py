@@ -33,14 +33,19 @@ def modified_softmax(scores: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
 
 class AUTRDecoder(nn.Module):
     """p(x | z) of AUTR. The canvas C (B, L, E), L = ``length`` slots of ``embed_dim``, starts at 0 with h_0 = 0;
-    for t = 1..T (``steps``): h_t = LSTM([z, C_{t-1}], h_{t-1}) (``hidden_dim`` units), g_t = the modified softmax
-    of W_g h_t (eq. 2), C_t = (1 - g_t) * C_{t-1} + g_t * (W_u h_t). Then, for the word at slot l, the context
-    x~_l = sum_{l' < l} softmax(W_l z)_{l'} e(x_{l'}) over the words before it (eq. 3-4; zero at the first) and
-    p(x_l = a) = softmax_a(e(a) . (C_T[l] + W_x x~_l + W_z z)) (eq. 5): the output layer is the embedding matrix.
+    for t = 1..T (``steps``): h_t = LSTM([z, r_{t-1}], h_{t-1}) (``hidden_dim`` units), g_t = the modified softmax
+    of W_g h_t (eq. 2), C_t = (1 - g_t) * C_{t-1} + g_t * (W_u h_t), where W_u h_t (E) is written to every slot in
+    proportion to its gate. Then, for the word at slot l, the context x~_l = sum_{l' < l} softmax(W_l z)_{l'}
+    e(x_{l'}) over the words before it (eq. 3-4; zero at the first) and p(x_l = a) = softmax_a(e(a) . (C_T[l] +
+    W_x x~_l + W_z z)) (eq. 5): the output layer is the embedding matrix.
+
+    How h_t sees the canvas (the paper: h_t = f(z, h_{t-1}, C_{t-1})) follows the authors' code: a read
+    r_t = sum_l sigmoid(W_r [z, r_{t-1}, h_{t-1}])_l C_t[l], E numbers, rather than the whole L x E canvas (which
+    would take 4 x 500 x 12,000 weights at L = 40, E = 300; the paper's 10.9M parameters fit the read).
 
     Slot l holds the l-th token of ``x_1 .. x_n </s>``, so a sentence has at most ``length`` - 1 words. The state
-    for decoding holds the final canvas (computed once by ``init_state``), the words so far and the context
-    weights; stepwise logits equal teacher forcing's."""
+    for decoding holds the final canvas (computed once by ``init_state``), the next slot and the words so far;
+    stepwise logits equal teacher forcing's."""
 
     aux_heads: tuple[str, ...] = ()
 
@@ -51,9 +56,10 @@ class AUTRDecoder(nn.Module):
             raise ValueError("the AUTR decoder needs a latent code (model.type vae or ae)")
         self.z_dim, self.max_len, self.steps, self.embed_dim = z_dim, length, steps, embed_dim
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
-        self.cell = nn.LSTMCell(z_dim + length * embed_dim, hidden_dim)
+        self.cell = nn.LSTMCell(z_dim + embed_dim, hidden_dim)
+        self.read = nn.Linear(z_dim + embed_dim + hidden_dim, length)  # W_r: which slots the next step reads
         self.gate = nn.Linear(hidden_dim, length)  # W_g
-        self.write = nn.Linear(hidden_dim, length * embed_dim)  # W_u
+        self.write = nn.Linear(hidden_dim, embed_dim)  # W_u
         self.order = nn.Linear(z_dim, length)  # W_l: context weights over earlier slots
         self.from_context = nn.Linear(embed_dim, embed_dim, bias=False)  # W_x
         self.from_z = nn.Linear(z_dim, embed_dim)  # W_z
@@ -70,13 +76,17 @@ class AUTRDecoder(nn.Module):
         c = z.new_zeros(b, n, e)
         used = z.new_zeros(b, n)
         h = cell = z.new_zeros(b, self.cell.hidden_size)
+        r = z.new_zeros(b, e)
         canvases, attention = ([c], [used]) if trace else (None, None)
         for _ in range(self.steps if steps is None else steps):
-            h, cell = self.cell(torch.cat([z, c.flatten(1)], dim=-1), (h, cell))
+            x = torch.cat([z, r], dim=-1)
+            reads = torch.sigmoid(self.read(torch.cat([x, h], dim=-1)))  # (B, L), from h_{t-1}
+            h, cell = self.cell(x, (h, cell))
             g = modified_softmax(self.gate(h), 1 - used)
             used = used + g
             g = g.unsqueeze(-1)
-            c = (1 - g) * c + g * self.write(h).view(b, n, e)
+            c = (1 - g) * c + g * self.write(h).unsqueeze(1)
+            r = (reads.unsqueeze(-1) * c).sum(1)
             if trace:
                 canvases.append(c)
                 attention.append(used)
