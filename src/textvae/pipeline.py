@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -18,8 +19,12 @@ from textvae.models.weights import load_weights
 from textvae.run import Run
 
 
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "valid", "test"),
-                log=print, length: int = 0) -> tuple[Vocab, dict[str, Split]]:
+                log=_note, length: int = 0) -> tuple[Vocab, dict[str, Split]]:
     """Read and encode splits; the vocabulary is built from the training split unless given. ``length`` > 0: the
     model's fixed length (tokens with </s>, :func:`textvae.config.fixed_length`): a sentence that does not fit is
     a TextVAEError naming its file and line, unless ``cfg.cut`` (then cut; without a fixed length, ``cfg.cut``
@@ -50,7 +55,7 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
     return vocab, out
 
 
-def fit_length(cfg: DataConfig, split: str, sentences: list[list[str]], length: int, log=print) -> list[list[str]]:
+def fit_length(cfg: DataConfig, split: str, sentences: list[list[str]], length: int, log=_note) -> list[list[str]]:
     """Sentences of a model of fixed ``length`` (tokens with </s>): with ``cfg.cut`` each cut to length - 1 tokens;
     otherwise the first that does not fit (and is not dropped by ``data.max_len``) is a TextVAEError naming its file
     and line."""

@@ -128,7 +128,8 @@ class EMImputer:
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         rows = max(1, self.batch_size // self.width)
         gen = torch.Generator(device=model.device).manual_seed(self.seed)
-        with eval_mode(model), task(f"impute ({self.name})", len(sentences) * self.restarts) as progress:
+        with eval_mode(model), task(f"impute ({self.name})", len(sentences) * self.restarts,
+                                    "sentence restarts") as progress:
             for start in range(0, len(order), rows):
                 idx = order[start : start + rows]
                 chunk = [sentences[i] for i in idx]
