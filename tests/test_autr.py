@@ -125,3 +125,48 @@ def test_em_keeps_the_restart_with_the_best_bound():
     two = EMImputer(iterations=2, width=2, restarts=2, elbo_samples=3)(model, sentences)
     six = EMImputer(iterations=2, width=2, restarts=6, elbo_samples=3)(model, sentences)
     assert all(b.score >= a.score - 1e-4 for a, b in zip(two, six, strict=True))
+
+
+def test_every_command_works_on_an_autr_run(tmp_path):
+    """Trained (nll_iw), sampled by beam, reconstructed, interpolated, matched (too-long candidates left out),
+    encoded, imputed (EM by default) and pictured through the common commands."""
+    import json
+
+    from helpers import merge, tiny_recipe, write_corpus, write_recipe
+    from typer.testing import CliRunner
+
+    from textvae.cli import app
+
+    runner = CliRunner()
+    corpus = write_corpus(tmp_path / "c", n_train=30)
+    raw = merge(tiny_recipe(corpus), {"train": {"epochs": 1}, "eval": {"iw_samples": 3}})
+    raw["model"]["decoder"] = {"kind": "autr", "length": 8, "embed_dim": 8, "hidden_dim": 8, "steps": 5}
+    run = str(tmp_path / "run")
+    result = runner.invoke(app, ["train", str(write_recipe(tmp_path / "r.yaml", raw)), "--out", run])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["iw_samples"] == 3
+    out = runner.invoke(app, ["sample", run, "--n", "2", "--method", "beam", "--width", "3", "--json"])
+    assert out.exit_code == 0 and all(len(x.split()) <= 7 for x in json.loads(out.stdout)["sentences"])
+    (tmp_path / "cands.txt").write_text("the cat sees\n" + "the dog " * 6 + "\na red cat runs\n")
+    (tmp_path / "short.txt").write_text("the cat sees\na red cat runs\n")
+    for args in (["reconstruct", run, "--file", str(tmp_path / "short.txt"), "--json"],
+                 ["interpolate", run, "the cat", "a dog", "--json"],
+                 ["impute", run, "the ___ sees a ___", "--restarts", "2", "--iterations", "2", "--json"],
+                 ["encode", run, str(tmp_path / "short.txt"), "--out", str(tmp_path / "codes.npy")]):
+        out = runner.invoke(app, args)
+        assert out.exit_code == 0, (args, out.output)
+    assert (tmp_path / "codes.npy").is_file()
+    out = runner.invoke(app, ["encode", run, str(tmp_path / "cands.txt"), "--out", str(tmp_path / "long.npy")])
+    assert out.exit_code == 2 and "fixed length of 8" in out.stderr
+    out = runner.invoke(app, ["nearest", run, "the cat", "--corpus", str(tmp_path / "cands.txt"), "--json"])
+    assert out.exit_code == 0, out.output
+    r = json.loads(out.stdout)
+    assert r["too_long"] == 1 and r["candidates"] == 2
+    out = runner.invoke(app, ["canvas", run, "the cat sees", "--out", str(tmp_path / "c.png"), "--at", "2", "--at",
+                              "5", "--width", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    r = json.loads(out.stdout)
+    assert [x["step"] for x in r["reads"]] == [2, 5] and len(r["attention"]) == 6
+    assert (tmp_path / "c.png").stat().st_size > 0
+    out = runner.invoke(app, ["canvas", run, "--at", "9", "--out", str(tmp_path / "d.png")])
+    assert out.exit_code == 2 and "--at: steps must be in 1..5" in out.stderr

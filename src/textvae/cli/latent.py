@@ -161,7 +161,9 @@ def nearest(run: Path = RUN, sentence: str = typer.Argument(..., help="Query sen
     r = sessions.nearest(s, sentence, lines, k, per_token=not per_sentence, corpus=corpus is None)
     emit(as_json, r, [f"query: {r['read_as']}", *reading_note(r["reading"]),
                       *[f"{m['log_p']:9.3f}  {m['sentence']}" for m in r["matches"]],
-                      f"({r['unit']}; best of {r['candidates']:,} candidates)"])
+                      f"({r['unit']}; best of {r['candidates']:,} candidates"
+                      + (f", {r['too_long']:,} left out: longer than the model's fixed length)" if r["too_long"]
+                         else ")")])
 
 
 @command()

@@ -11,6 +11,7 @@ import torch
 from textvae.analysis import analogy as analogy_code
 from textvae.analysis import attribute_vector, best_matching, homotopy, reconstruction_scores
 from textvae.atomic import write_atomic
+from textvae.config import fixed_length
 from textvae.data.normalize import Normalized
 from textvae.decoding import DecodeOptions, decode
 from textvae.errors import TextVAEError
@@ -111,16 +112,22 @@ def nearest(s: Session, sentence: str, candidates: list[str], k: int = 5, per_to
             corpus: bool = False) -> dict:
     """AUTR's best-matching sentences: the ``k`` candidates of highest log p(x | z = mu(sentence)), per token with
     </s> (``per_token``, the default: a total favours the shortest sentences) or per sentence. ``candidates`` are
-    user text read in the corpus's style, or with ``corpus`` lines of the corpus. Keys: query, read_as, reading,
-    candidates, unit, matches [{sentence, log_p}]."""
+    user text read in the corpus's style, or with ``corpus`` lines of the corpus; for a model of fixed length the
+    candidates longer than it are left out (``too_long``). Keys: query, read_as, reading, candidates (scored),
+    too_long, unit, matches [{sentence, log_p}]."""
     query = s.read(sentence)
     z, _ = s.codes_of_ids([query.ids])
     pool = [s.ids(x) for x in candidates] if corpus else [s.read(x).ids for x in candidates]
-    scores, idx = best_matching(s.model, z, pool, k, s.recipe.data.eval_batch_size, per_token)
-    rows = [{"sentence": candidates[i], "log_p": v} for v, i in zip(scores[0].tolist(), idx[0].tolist(), strict=True)]
+    length = fixed_length(s.recipe.model)
+    keep = [i for i, ids in enumerate(pool) if not length or len(ids) < length]  # a fixed length scores no longer
+    if not keep:
+        raise TextVAEError(f"no candidate fits this model's fixed length of {length} tokens")
+    scores, idx = best_matching(s.model, z, [pool[i] for i in keep], k, s.recipe.data.eval_batch_size, per_token)
+    rows = [{"sentence": candidates[keep[i]], "log_p": v}
+            for v, i in zip(scores[0].tolist(), idx[0].tolist(), strict=True)]
     unit = "log p(x | z) per token (</s> counted), nats" if per_token else "log p(x | z) per sentence, nats"
-    return {"query": sentence, "read_as": query.text, "reading": reading([query]), "candidates": len(candidates),
-            "unit": unit, "matches": rows}
+    return {"query": sentence, "read_as": query.text, "reading": reading([query]), "candidates": len(keep),
+            "too_long": len(pool) - len(keep), "unit": unit, "matches": rows}
 
 
 def encode(s: Session, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
