@@ -93,7 +93,7 @@ def test_flat_section_means_the_same_model_as_its_nested_form(flat):
     ({"embed_dim": "big"}, "'model.embed_dim' must be int"),  # the flat shape, checked as strictly as before
     ({"hidden_dim": 8, "decoder": {"hidden_dim": 8}}, "'model.hidden_dim' belongs to the flat model section"),
     ({"decoder": {"kind": "transformer"}},
-     "'model.decoder.kind' must be one of 'lstm', 'deconv', 'hybrid', 'bytenet', got 'transformer'"),
+     "'model.decoder.kind' must be one of 'lstm', 'deconv', 'hybrid', 'bytenet', 'autr', got 'transformer'"),
     ({"decoder": {"bidirectional": True}}, "unknown key 'model.decoder.bidirectional'"),
     ({"encoder": {"z_concat": True}}, "unknown key 'model.encoder.z_concat'"),
     ({"encoder": 3}, "'model.encoder' must be a mapping"),
