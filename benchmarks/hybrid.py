@@ -292,6 +292,9 @@ def checks(res: dict) -> list[dict]:
         if deep:
             claim("Fig. 6: with alpha = 0 and a receptive field above 3 the KL collapses (below 0.01 bits per "
                   "character)", all(kl0[n] < 0.01 for n in deep), {"alpha0": kl0})
+            if 1 in kl0:
+                claim("Fig. 6: with alpha = 0 a shallow top (receptive field 2) still uses z (KL above 0.01 bits per "
+                      "character), unlike the deeper ones", kl0[1] > 0.01, {"alpha0": kl0})
             claim("Fig. 6: the auxiliary term (alpha 0.2) keeps KL above the alpha = 0 model at every depth above 2",
                   all(kl2.get(n, 0) > kl0[n] for n in deep), {"alpha0": kl0, "alpha0.2": kl2})
     if "tweets_hybrid" in f and "tweets_lstm_p02" in f:
