@@ -176,8 +176,8 @@ def test_plot_writes_a_png_and_fails_cleanly_without_a_log(trained_run, tmp_path
 @pytest.mark.parametrize("module", ["textvae.cli", "textvae"])
 def test_python_m_lists_every_registered_command(module):
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
-    assert len(names) == 15
-    assert {"generate-eval", "compare", "impute", "impute-eval", "adversarial", "canvas"} <= set(names)
+    assert len(names) == 16
+    assert {"generate-eval", "compare", "impute", "impute-eval", "adversarial", "canvas", "corpus"} <= set(names)
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True,
                          env={**os.environ, "COLUMNS": "100"})
     listed = re.findall(r"^\W+([a-z][a-z-]+) ", out.stdout, flags=re.M)

@@ -9,7 +9,7 @@ import torch
 
 from textvae.allocator import keep_freed_memory
 from textvae.config import DataConfig, Recipe, load_recipe
-from textvae.data.corpus import Split, corpus_lines, encode_split, line_origin, tokenize_lines
+from textvae.data.corpus import Split, corpus_labels, corpus_lines, encode_split, line_origin, tokenize_lines
 from textvae.data.fragments import Fragments, fragment_seed
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
@@ -45,7 +45,8 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
             continue
         if length:
             tokens[s] = fit_length(cfg, s, tokens[s], length, log)
-        out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0, cfg.reverse)
+        out[s] = encode_split(s, tokens[s], vocab, cfg.max_len if s == "train" else 0, cfg.reverse,
+                              corpus_labels(cfg, s))
         if out[s].dropped:
             names = f"{cfg.corpus} ({s})"
             if not out[s].ids:

@@ -11,7 +11,8 @@ import typer
 
 from textvae.cli.app import app
 
-for _module in ("train", "latent", "impute"):  # each registers its commands on the app, in the order --help lists them
+# each registers its commands on the app, in the order --help lists them
+for _module in ("train", "latent", "impute", "corpus"):
     importlib.import_module(f"textvae.cli.{_module}")
 
 

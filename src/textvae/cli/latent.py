@@ -96,6 +96,11 @@ def arithmetic(run: Path = RUN,
                source: Optional[Path] = typer.Option(None, "--from", help="Lines with the attribute to remove."),
                target: Optional[Path] = typer.Option(None, "--to", help="Lines with the attribute to add."),
                apply: Optional[Path] = typer.Option(None, help="Lines to edit (default: the --from lines)."),
+               from_label: Optional[str] = typer.Option(None, "--from-label", help="Instead of --from: the lines "
+                                                        "of --split with this label (labelled corpora)."),
+               to_label: Optional[str] = typer.Option(None, "--to-label", help="Instead of --to: the lines of "
+                                                      "--split with this label."),
+               split: str = typer.Option("test", help="The split --from-label and --to-label read."),
                scale: float = typer.Option(1.0, help="Multiple of the attribute vector added."),
                limit: int = typer.Option(20, help="Edit at most this many lines (0: all)."),
                method: str = METHOD, width: int = WIDTH, max_len: int = MAX_LEN, allow_unk: bool = ALLOW_UNK,
@@ -106,17 +111,25 @@ def arithmetic(run: Path = RUN,
     opts = decode_options(method, width, max_len=max_len, allow_unk=allow_unk)
     if analogy_ and len(analogy_) != 3:
         raise TextVAEError("--analogy: give exactly three sentences (the option three times: A, P, Q)")
-    if not analogy_ and (source is None or target is None):
-        raise TextVAEError("give --analogy A --analogy P --analogy Q, or --from FILE --to FILE")
+    if (source is not None and from_label is not None) or (target is not None and to_label is not None):
+        raise TextVAEError("give --from or --from-label, --to or --to-label, not both")
+    if not analogy_ and (source is None and from_label is None or target is None and to_label is None):
+        raise TextVAEError("give --analogy A --analogy P --analogy Q, --from FILE --to FILE, or --from-label A "
+                           "--to-label B")
     s = sessions.open_run(run, device)
     if analogy_:
         r = sessions.analogy(s, *analogy_, opts=opts)
         a, p, q = r["read_as"]
         emit(as_json, r, [f"{a}  +  ({q})  -  ({p})", f"=> {r['b']}", *reading_note(r["reading"])])
         return
-    lines = read_lines(apply or source)
-    r = sessions.attribute_transfer(s, read_lines(source), read_lines(target), lines[:limit] if limit > 0 else lines,
-                                    scale, opts)
+    labelled = from_label is not None or to_label is not None
+    src = sessions.labelled_lines(s, split, from_label) if from_label is not None else read_lines(source)
+    tgt = sessions.labelled_lines(s, split, to_label) if to_label is not None else read_lines(target)
+    if labelled and (from_label is None or to_label is None or apply is not None):
+        raise TextVAEError("--from-label and --to-label go together, and edit the --from-label lines (no --apply)")
+    lines = src if apply is None else read_lines(apply)
+    r = sessions.attribute_transfer(s, src, tgt, lines[:limit] if limit > 0 else lines, scale, opts,
+                                    corpus=labelled)
     text = [f"attribute vector: norm {r['vector_norm']:.3f}, scale {scale}", *reading_note(r["reading"])]
     for row in r["rows"]:
         text += ["", f"input:   {row['read_as']}", f"decoded: {row['decoded']}", f"edited:  {row['edited']}"]

@@ -16,7 +16,7 @@ class InputConfig:
     registered style, else from ``data.tokenizer`` (whitespace-tokenized corpora: moses) and ``data.lower``. A run
     records the resolved values in its config.yaml."""
 
-    tokenizer: Literal["auto", "word", "char", "moses", "penn"] = "auto"
+    tokenizer: Literal["auto", "word", "char", "moses", "penn", "jieba"] = "auto"
     lower: Literal["auto", True, False] = "auto"
     numbers: str = "auto"
     """The token that replaces numbers ("N" in PTB); "" keeps numbers."""
@@ -32,9 +32,10 @@ class DataConfig:
     corpus: str = "ptb"
     """A registry name (see ``textvae.data.corpus.CORPORA``), a folder holding train/valid/test files, or one text
     file split into train/valid/test by ``valid_fraction``, ``test_fraction`` and ``split_seed``."""
-    tokenizer: Literal["word", "char", "moses", "penn"] = "word"
+    tokenizer: Literal["word", "char", "moses", "penn", "jieba"] = "word"
     """How corpus lines become tokens: word (already tokenized: whitespace), char, moses (raw text: sacremoses),
-    penn (raw text: Penn Treebank conventions, NLTK's Treebank tokenizer)."""
+    penn (raw text: Penn Treebank conventions, NLTK's Treebank tokenizer), jieba (Chinese text: jieba's word
+    segmentation; install textvae[zh])."""
     lower: bool = False
     reverse: bool = False
     """Right to left: the model reads and writes each sentence last word first (Bowman et al.'s imputation

@@ -25,6 +25,8 @@ CORPORA: dict[str, dict[str, tuple[str, ...]]] = {
     "yelp": {s: (_YELP.format(s, 0), _YELP.format(s, 1)) for s in SPLITS},
     # Semeniuta et al.'s tweet set-up on public tweets (data/twitter_us_airline/SOURCE.md): character tokens
     "tweets": {s: (f"twitter_us_airline/{s}.txt",) for s in SPLITS},
+    # mu-Forcing's COSR set-up on the SophonPlus reviews (data/chinese_reviews/SOURCE.md): segmented by jieba
+    "chinese_reviews": {s: (f"chinese_reviews/{s}.txt",) for s in SPLITS},
 }
 """Corpus name -> split -> files (read one after the other), relative to the data folder (see ``data_root``)."""
 
@@ -32,10 +34,19 @@ STYLES: dict[str, dict] = {
     "ptb": {"tokenizer": "penn", "lower": True, "numbers": "N", "punct": "drop"},
     "yelp": {"tokenizer": "penn", "lower": True, "numbers": "_num_", "punct": "keep"},
     "tweets": {"tokenizer": "char", "lower": False, "numbers": "", "punct": "keep", "clean": "tweet"},
+    "chinese_reviews": {"tokenizer": "jieba", "lower": False, "numbers": "", "punct": "keep"},
 }
 """How each registered corpus was normalised (``textvae.data.normalize.Style``): PTB (Mikolov) is Penn Treebank
 tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and write
 most numbers as _num_."""
+
+LABELS: dict[str, dict[str, tuple[str, ...]]] = {
+    "yelp": {s: ("=neg", "=pos") for s in SPLITS},
+    "tweets": {s: (f"twitter_us_airline/{s}.labels",) for s in SPLITS},
+    "chinese_reviews": {s: (f"chinese_reviews/{s}.labels",) for s in SPLITS},
+}
+"""Corpus name -> split -> the labels of each of its files (``CORPORA``), in order: a file of one label a line, or
+``=LABEL`` for a file whose every line has that label."""
 
 _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "val"), "test": ("test",)}
 
@@ -105,6 +116,8 @@ class Split:
     ids: list[list[int]]
     dropped: int = 0
     refresh: Callable[[int], list[list[int]]] | None = field(default=None, repr=False, compare=False)
+    labels: list[str] | None = None
+    """The label of each sentence (a labelled corpus, :data:`LABELS`), aligned with ``ids``; None without."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -146,6 +159,22 @@ def corpus_lines(cfg, split: str) -> list[str]:
     return read_split(split_files(cfg.corpus)[split])
 
 
+def corpus_labels(cfg, split: str) -> list[str] | None:
+    """The label of each line of a split of a registered labelled corpus (:data:`LABELS`), aligned with
+    :func:`corpus_lines`; None for a corpus without labels. A label file whose length differs from its text file
+    is a TextVAEError."""
+    if cfg.corpus not in LABELS:
+        return None
+    root, out = data_root(), []
+    for text, spec in zip(CORPORA[cfg.corpus][split], LABELS[cfg.corpus][split], strict=True):
+        n = len(read_lines(root / text))
+        labels = [spec[1:]] * n if spec.startswith("=") else read_lines(root / spec)
+        if len(labels) != n:
+            raise TextVAEError(f"{root / spec}: {len(labels)} labels for the {n} lines of {root / text}")
+        out += labels
+    return out
+
+
 def line_origin(cfg, split: str, index: int) -> str:
     """``file:line`` of line ``index`` of a split as :func:`corpus_lines` returns it (blank lines skipped)."""
     path = Path(cfg.corpus)
@@ -179,8 +208,11 @@ def tokenize_lines(lines: list[str], kind: str, lower: bool) -> list[list[str]]:
     return [tokenize(line, kind, lower) for line in lines]
 
 
-def encode_split(name: str, sentences: list[list[str]], vocab: Vocab, max_len: int = 0, reverse: bool = False) -> Split:
+def encode_split(name: str, sentences: list[list[str]], vocab: Vocab, max_len: int = 0, reverse: bool = False,
+                 labels: list[str] | None = None) -> Split:
     """Token ids of each sentence (``reverse``: last word first, for right-to-left models); training sentences
-    longer than ``max_len`` (> 0) dropped."""
-    kept = [s for s in sentences if max_len <= 0 or len(s) <= max_len]
-    return Split(name, [vocab.encode(s[::-1] if reverse else s) for s in kept], dropped=len(sentences) - len(kept))
+    longer than ``max_len`` (> 0) dropped, with their ``labels``."""
+    keep = [i for i, s in enumerate(sentences) if max_len <= 0 or len(s) <= max_len]
+    ids = [vocab.encode(sentences[i][::-1] if reverse else sentences[i]) for i in keep]
+    return Split(name, ids, dropped=len(sentences) - len(keep), labels=None if labels is None else
+                 [labels[i] for i in keep])

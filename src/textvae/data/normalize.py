@@ -39,9 +39,24 @@ def _moses(lang: str = "en"):
     return MosesTokenizer(lang=lang)
 
 
+@cache
+def _jieba():
+    import logging
+
+    try:
+        import jieba
+    except ImportError:
+        from textvae.errors import TextVAEError
+
+        raise TextVAEError("the jieba tokenizer needs jieba: pip install 'textvae[zh]'") from None
+    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter
+    return jieba
+
+
 def split_text(text: str, tokenizer: str) -> list[str]:
-    """Tokens of raw ``text`` by ``tokenizer``: word (whitespace), char, moses (sacremoses, no escaping) or penn
-    (Penn Treebank conventions: ``does n't``, ``$ 1.5``)."""
+    """Tokens of raw ``text`` by ``tokenizer``: word (whitespace), char, moses (sacremoses, no escaping), penn
+    (Penn Treebank conventions: ``does n't``, ``$ 1.5``) or jieba (Chinese word segmentation; white space
+    dropped)."""
     if tokenizer == "word":
         return text.split()
     if tokenizer == "char":
@@ -50,6 +65,8 @@ def split_text(text: str, tokenizer: str) -> list[str]:
         return _moses().tokenize(text, escape=False)
     if tokenizer == "penn":
         return _penn().tokenize(text)
+    if tokenizer == "jieba":
+        return [t for t in _jieba().lcut(text) if t.strip()]
     raise ValueError(f"unknown tokenizer {tokenizer!r}")
 
 

@@ -18,6 +18,7 @@ from textvae.session.latent import (
     encode,
     generate_eval,
     interpolate,
+    labelled_lines,
     nearest,
     reconstruct,
     sample,
@@ -26,5 +27,6 @@ from textvae.session.latent import (
 from textvae.session.report import evaluate_split, showcase
 
 __all__ = ["Session", "adversarial", "analogy", "attribute_transfer", "canvas", "check_codes_path", "compare", "encode",
-           "evaluate_split", "generate_eval", "impute", "impute_split", "interpolate", "nearest", "open_run",
+           "evaluate_split", "generate_eval", "impute", "impute_split", "interpolate", "labelled_lines", "nearest",
+           "open_run",
            "reconstruct", "sample", "save_codes", "showcase"]

@@ -12,6 +12,7 @@ from textvae.analysis import analogy as analogy_code
 from textvae.analysis import attribute_vector, best_matching, homotopy, reconstruction_scores
 from textvae.atomic import write_atomic
 from textvae.config import fixed_length
+from textvae.data.corpus import LABELS, corpus_labels
 from textvae.data.normalize import Normalized
 from textvae.decoding import DecodeOptions, decode
 from textvae.errors import TextVAEError
@@ -94,11 +95,13 @@ def analogy(s: Session, a: str, p: str, q: str, opts: DecodeOptions = GREEDY) ->
 
 
 def attribute_transfer(s: Session, source: list[str], target: list[str], apply: list[str], scale: float = 1.0,
-                       opts: DecodeOptions = GREEDY) -> dict:
+                       opts: DecodeOptions = GREEDY, corpus: bool = False) -> dict:
     """mu-Forcing 5.6: v = mean posterior mean of ``target`` - that of ``source`` (e.g. negative -> positive),
-    added ``scale`` times to the posterior means of the ``apply`` lines. Keys: vector_norm, scale, reading (of all
-    three sets), rows [{input, read_as, decoded (without v), edited}]."""
-    sets = [[s.read(x) for x in lines] for lines in (source, target, apply)]
+    added ``scale`` times to the posterior means of the ``apply`` lines. The lines are user text, or with
+    ``corpus`` lines of the run's corpus (:func:`labelled_lines`). Keys: vector_norm, scale, reading (of all three
+    sets), rows [{input, read_as, decoded (without v), edited}]."""
+    read = (lambda x: Normalized(x.split(), s.ids(x))) if corpus else s.read
+    sets = [[read(x) for x in lines] for lines in (source, target, apply)]
     z_from, z_to, z = (s.codes_of_ids([r.ids for r in read])[0] for read in sets)
     vec = attribute_vector(z_from, z_to)
     before, after = s.decode(z, opts), s.decode(z + scale * vec, opts)
@@ -106,6 +109,21 @@ def attribute_transfer(s: Session, source: list[str], target: list[str], apply: 
             for x, r, b0, b1 in zip(apply, sets[2], before, after, strict=True)]
     return {"vector_norm": float(vec.norm()), "scale": scale, "reading": reading([r for rs in sets for r in rs]),
             "rows": rows}
+
+
+def labelled_lines(s: Session, split: str, label: str) -> list[str]:
+    """The lines of a split of the run's corpus that carry ``label`` (a labelled corpus: yelp neg/pos, tweets
+    negative/neutral/positive, chinese_reviews neg/pos)."""
+    labels = corpus_labels(s.recipe.data, split) if split in ("train", "valid", "test") else None
+    if labels is None:
+        raise TextVAEError(f"--from-label/--to-label: the corpus {s.recipe.data.corpus!r} of {s.run_path} has no "
+                           f"labels (labelled corpora: {', '.join(LABELS)})")
+    lines = s.split_lines(split)
+    chosen = [x for x, y in zip(lines, labels, strict=True) if y == label]
+    if not chosen:
+        raise TextVAEError(f"label {label!r}: no line of the {split} split has it (labels: "
+                           f"{', '.join(sorted(set(labels)))})")
+    return chosen
 
 
 def nearest(s: Session, sentence: str, candidates: list[str], k: int = 5, per_token: bool = True,
