@@ -27,6 +27,11 @@ CORPORA: dict[str, dict[str, tuple[str, ...]]] = {
     "tweets": {s: (f"twitter_us_airline/{s}.txt",) for s in SPLITS},
     # mu-Forcing's COSR set-up on the SophonPlus reviews (data/chinese_reviews/SOURCE.md): segmented by jieba
     "chinese_reviews": {s: (f"chinese_reviews/{s}.txt",) for s in SPLITS},
+    # Li et al. 2018's Amazon review sentences: their dev and test sets only (3,000 sentences; data/amazon/SOURCE.md)
+    "amazon": {s: (f"amazon/{s}.0.txt", f"amazon/{s}.1.txt") for s in SPLITS},
+    # the Book Corpus's stand-in: War and Peace, sentences of 5-30 words (data/books/SOURCE.md)
+    "books": {s: (f"books/{s}.txt",) for s in SPLITS},
+    "snli": {s: (f"snli/{s}.txt",) for s in SPLITS},
 }
 """Corpus name -> split -> files (read one after the other), relative to the data folder (see ``data_root``)."""
 
@@ -35,6 +40,9 @@ STYLES: dict[str, dict] = {
     "yelp": {"tokenizer": "penn", "lower": True, "numbers": "_num_", "punct": "keep"},
     "tweets": {"tokenizer": "char", "lower": False, "numbers": "", "punct": "keep", "clean": "tweet"},
     "chinese_reviews": {"tokenizer": "jieba", "lower": False, "numbers": "", "punct": "keep"},
+    "amazon": {"tokenizer": "moses", "lower": True, "numbers": "", "punct": "keep"},
+    "books": {"tokenizer": "moses", "lower": True, "numbers": "", "punct": "keep"},
+    "snli": {"tokenizer": "moses", "lower": True, "numbers": "", "punct": "keep"},
 }
 """How each registered corpus was normalised (``textvae.data.normalize.Style``): PTB (Mikolov) is Penn Treebank
 tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and write
@@ -42,6 +50,7 @@ most numbers as _num_."""
 
 LABELS: dict[str, dict[str, tuple[str, ...]]] = {
     "yelp": {s: ("=neg", "=pos") for s in SPLITS},
+    "amazon": {s: ("=neg", "=pos") for s in SPLITS},
     "tweets": {s: (f"twitter_us_airline/{s}.labels",) for s in SPLITS},
     "chinese_reviews": {s: (f"chinese_reviews/{s}.labels",) for s in SPLITS},
 }
