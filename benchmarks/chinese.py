@@ -1,0 +1,186 @@
+"""mu-Forcing on Chinese reviews (Liu et al. 2019, COSR) at this machine's scale: Fig. 2 (KL and rec curves and the
+distribution of posterior means, VRAE + KLA against mu-Forcing beta = 2), Fig. 5 (beta = 2, 3, 5, 10), Fig. 6
+(mu-Forcing with and without KL annealing), Fig. 10 (sentiment transformation of test reviews) and Fig. 9 (three
+interpolations), on the bundled chinese_reviews.
+
+    python benchmarks/chinese.py --runs runs/bench/chinese [--parallel 1]
+
+Every run is ``textvae train`` on recipes/liu2019/cosr_*.yaml with the reduced sizes of ``SMALL``; runs resume
+where they stopped. Writes benchmarks/chinese.md, chinese.json and chinese.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import machine_info  # noqa: E402
+
+from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: E402
+from textvae.plots import read_log  # noqa: E402
+
+SMALL = ["model.encoder.embed_dim=128", "model.encoder.hidden_dim=256", "model.decoder.embed_dim=128",
+         "model.decoder.hidden_dim=256", "train.epochs=2", "train.early_stop=0", "train.threads=1",
+         "train.log_every=25", "train.checkpoint_every=200", "eval.iw_samples=20"]
+"""Embeddings of 128 (paper 512), LSTMs of 256 (1024), 2 epochs of 624 steps (the paper: until early stopping)."""
+KLA = "objective.kl_weight.steps=600"
+"""Annealing over 600 steps (the paper: 10,000), scaled with the run."""
+RUNS = ["vrae_kla", "mu_forcing_2", "mu_forcing_3", "mu_forcing_5", "mu_forcing_10", "mu_forcing_2_no_kla"]
+INTERPOLATE = [(0, 1), (2, 3), (4, 5)]
+"""Pairs of test reviews (by index among the first negative and positive reviews) for Fig. 9."""
+
+
+def cli(*args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, capture_output=True, text=True,
+                          cwd=ROOT).stdout
+
+
+def train(name: str, runs: Path) -> None:
+    run = runs / name
+    if (run / "report.json").is_file():
+        return
+    print(f"training {name}", file=sys.stderr, flush=True)
+    if (run / "checkpoint.pt").is_file():
+        cli("train", "--resume", str(run))
+    else:
+        extra = [] if name.endswith("no_kla") else [KLA]
+        cli("train", f"recipes/liu2019/cosr_{name}.yaml", "--out", str(run),
+            *[x for o in SMALL + extra for x in ("--set", o)])
+
+
+def figures(run: Path) -> dict:
+    report = json.loads((run / "report.json").read_text())
+    train_log, valid_log = read_log(run / "metrics.jsonl")
+    return {"test": {k: report.get(k) for k in ("rec", "kl", "neg_elbo", "nll_iw", "iw_samples", "ppl_iw", "mi", "au",
+                                                  "mu_hist")},
+            "curve": [{k: r.get(k) for k in ("step", "rec", "kl")} for r in train_log],
+            "valid": [{k: r.get(k) for k in ("step", "rec", "kl", "neg_elbo")} for r in valid_log]}
+
+
+def examples(runs: Path) -> dict:
+    """Fig. 10 (negative test reviews moved towards positive by the mean difference of the two sets' codes) and
+    Fig. 9 (interpolations) from the beta = 2 run."""
+    from textvae.session import attribute_transfer, interpolate, labelled_lines, open_run
+
+    s = open_run(runs / "mu_forcing_2", "cpu")
+    neg, pos = labelled_lines(s, "test", "neg"), labelled_lines(s, "test", "pos")
+    transfer = attribute_transfer(s, neg, pos, neg[:10], corpus=True)
+    pairs = [interpolate(s, neg[a].replace(" ", ""), pos[b].replace(" ", ""), steps=5) for a, b in INTERPOLATE]
+    return {"transfer": transfer["rows"], "vector_norm": transfer["vector_norm"],
+            "interpolations": [[x["sentence"] for x in p["steps"]] for p in pairs]}
+
+
+def checks(res: dict) -> list[dict]:
+    r = {k: v["test"] for k, v in res["runs"].items()}
+    betas = [2, 3, 5, 10]
+    out = []
+
+    def claim(text: str, holds: bool, figures: dict) -> None:
+        out.append({"claim": text, "holds": bool(holds), "figures": figures})
+
+    claim("Fig. 2: mu-Forcing (beta = 2) keeps a larger KL than VRAE + KLA",
+          r["mu_forcing_2"]["kl"] > r["vrae_kla"]["kl"], {k: r[k]["kl"] for k in ("vrae_kla", "mu_forcing_2")})
+    claim("Fig. 2: mu-Forcing spreads the posterior means wider (more active units)",
+          r["mu_forcing_2"]["au"] >= r["vrae_kla"]["au"], {k: r[k]["au"] for k in ("vrae_kla", "mu_forcing_2")})
+    kl = {b: r[f"mu_forcing_{b}"]["kl"] for b in betas}
+    rec = {b: r[f"mu_forcing_{b}"]["rec"] for b in betas}
+    claim("Fig. 5: KL grows with beta (2 < 3 < 5 < 10)", all(kl[a] < kl[b] for a, b in itertools.pairwise(betas)),
+          {"kl": kl})
+    claim("Fig. 5: rec falls as beta grows (2 > 3 > 5 > 10)", all(rec[a] > rec[b] for a, b in itertools.pairwise(betas)),
+          {"rec": rec})
+    a, b = r["mu_forcing_2"]["neg_elbo"], r["mu_forcing_2_no_kla"]["neg_elbo"]
+    claim("Fig. 6: mu-Forcing ends close with and without KL annealing (neg_elbo within 2%)", abs(a - b) / a <= 0.02,
+          {"with_kla": a, "without_kla": b})
+    return out
+
+
+def plot(res: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = res["runs"]
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    for name in ("vrae_kla", "mu_forcing_2", "mu_forcing_2_no_kla"):
+        c = f[name]["curve"]
+        ax[0].plot([x["step"] for x in c], [x["kl"] for x in c], label=f"{name} KL")
+    ax[0].set(title="Fig. 2/6: training KL", xlabel="step", ylabel="nats/sentence")
+    ax[0].legend(fontsize=7)
+    for name in ("vrae_kla", "mu_forcing_2"):
+        h = f[name]["test"]["mu_hist"]
+        width = (h["hi"] - h["lo"]) / len(h["counts"])
+        ax[1].stairs(h["counts"], [h["lo"] + i * width for i in range(len(h["counts"]) + 1)], label=name)
+    ax[1].set(title="Fig. 2: posterior means (test)", xlabel="mu entry")
+    ax[1].legend(fontsize=7)
+    betas = [2, 3, 5, 10]
+    ax[2].plot(betas, [f[f"mu_forcing_{b}"]["test"]["kl"] for b in betas], "o-", label="KL")
+    ax[2].plot(betas, [f[f"mu_forcing_{b}"]["test"]["rec"] for b in betas], "x-", label="rec")
+    ax[2].set(title="Fig. 5: beta (test)", xlabel="beta", ylabel="nats/sentence", xscale="log")
+    ax[2].legend(fontsize=7)
+    fig.tight_layout()
+    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    plt.close(fig)
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    lines = ["# mu-Forcing on Chinese reviews (Liu et al. 2019, COSR), reduced scale", "",
+             f"Date {res['date']}; {m.get('cpu', '')}; {m.get('cpu_count', '')} cores; command: `{res['command']}`.",
+             "", "Scale: the bundled chinese_reviews (jieba words, reviews of at most 40 words, 39,931 for training, a "
+             "vocabulary of the words seen 3+ times), embeddings of 128 (paper 512), LSTMs of 256 (1024), z of 16, 2 "
+             "epochs of 624 steps with the KL annealed over 600 (paper: 10,000). nll_iw with K = 20.", "",
+             "## Claims", "", "| claim | holds |", "|---|---|"]
+    lines += [f"| {c['claim']} | {'yes' if c['holds'] else '**no**'} |" for c in res["checks"]]
+    lines += ["", "![figures](chinese.png)", "", "## Test figures (nats per review)", "",
+              "| run | rec | KL | neg_elbo | nll_iw (K=20) | mi | au |", "|---|---|---|---|---|---|---|"]
+    for k, v in res["runs"].items():
+        t = v["test"]
+        lines.append(f"| {k} | {t['rec']:.2f} | {t['kl']:.2f} | {t['neg_elbo']:.2f} | {t['nll_iw']:.2f} | "
+                     f"{t['mi']:.2f} | {t['au']} |")
+    ex = res.get("examples")
+    if ex:
+        lines += ["", "## Fig. 10: negative test reviews moved towards positive (beta = 2)", "",
+                  f"The attribute vector: mean code of the positive test reviews minus that of the negative ones "
+                  f"(norm {ex['vector_norm']:.2f}), added to each review's posterior mean.", "",
+                  "| review | decoded | with the vector |", "|---|---|---|"]
+        lines += [f"| {r['read_as'].replace(' ', '')} | {r['decoded']} | {r['edited']} |" for r in ex["transfer"]]
+        lines += ["", "## Fig. 9: interpolations (beta = 2)", ""]
+        for steps in ex["interpolations"]:
+            lines += [*[f"    {x}" for x in steps], ""]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs/bench/chinese")
+    ap.add_argument("--parallel", type=int, default=1)
+    args = ap.parse_args()
+    args.runs.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(args.parallel) as pool:
+        list(pool.map(lambda n: train(n, args.runs), RUNS))
+    res = {"date": date.today().isoformat(), "machine": machine_info("cpu"),
+           "command": "python benchmarks/chinese.py " + " ".join(sys.argv[1:]),
+           "runs": {n: figures(args.runs / n) for n in RUNS},
+           "commands": {n: ["textvae train", f"recipes/liu2019/cosr_{n}.yaml", *SMALL,
+                            *([] if n.endswith("no_kla") else [KLA])] for n in RUNS}}
+    res["examples"] = examples(args.runs)
+    res["checks"] = checks(res)
+    write_json_atomic(ROOT / "benchmarks/chinese.json", res)
+    write_text_atomic(ROOT / "benchmarks/chinese.md", markdown(res))
+    plot(res, ROOT / "benchmarks/chinese.png")
+    for c in res["checks"]:
+        print(f"{'HOLDS' if c['holds'] else 'FAILS'}  {c['claim']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
