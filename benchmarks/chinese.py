@@ -95,7 +95,8 @@ def checks(res: dict) -> list[dict]:
     rec = {b: r[f"mu_forcing_{b}"]["rec"] for b in betas}
     claim("Fig. 5: KL grows with beta (2 < 3 < 5 < 10)", all(kl[a] < kl[b] for a, b in itertools.pairwise(betas)),
           {"kl": kl})
-    claim("Fig. 5: rec falls as beta grows (2 > 3 > 5 > 10)", all(rec[a] > rec[b] for a, b in itertools.pairwise(betas)),
+    claim("Fig. 5: rec falls as beta grows (2 > 3 > 5 > 10)",
+          all(rec[a] > rec[b] for a, b in itertools.pairwise(betas)),
           {"rec": rec})
     a, b = r["mu_forcing_2"]["neg_elbo"], r["mu_forcing_2_no_kla"]["neg_elbo"]
     claim("Fig. 6: mu-Forcing ends close with and without KL annealing (neg_elbo within 2%)", abs(a - b) / a <= 0.02,
