@@ -303,9 +303,10 @@ def checks(res: dict) -> list[dict]:
         claim("Table 2: on tweets the hybrid puts more information in z (KL) than the LSTM VAE at input dropout "
               "0.2 and 0.5", all(t["tweets_hybrid"]["kl"] > t[k]["kl"] for k in ("tweets_lstm_p02", "tweets_lstm_p05")
                                  if k in t), {k: {"rec": v["rec"], "kl": v["kl"]} for k, v in t.items()})
-        claim("Table 2: the LSTM VAE's KL grows with input dropout (0.2 < 0.5 < 0.8)",
+        claim("Table 2: the LSTM VAE's KL grows with input dropout (0.2 < 0.5 < 0.8, by 0.1 nats or more each)",
               all(k in t for k in ("tweets_lstm_p02", "tweets_lstm_p05", "tweets_lstm_p08")) and
-              t["tweets_lstm_p02"]["kl"] < t["tweets_lstm_p05"]["kl"] < t["tweets_lstm_p08"]["kl"],
+              t["tweets_lstm_p02"]["kl"] + 0.1 < t["tweets_lstm_p05"]["kl"] and
+              t["tweets_lstm_p05"]["kl"] + 0.1 < t["tweets_lstm_p08"]["kl"],
               {k: t[k]["kl"] for k in t})
     if all(f"liu_{r}" in f for r in ("hybrid", "hybrid_aux", "hybrid_mu_forcing")):
         liu = {r: {**f[f"liu_{r}"]["test"], **f[f"liu_{r}"].get("extras", {})} for r in
