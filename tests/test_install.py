@@ -16,11 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import json, textvae.data.corpus as c
+from importlib import resources
 from textvae.config import DataConfig
+web = resources.files("textvae.web")
 files = c.split_files("ptb")
 print(json.dumps({"module": c.__file__, "root": str(c.data_root()),
                   "exists": all(p.is_file() for ps in files.values() for p in ps),
-                  "lines": len(c.corpus_lines(DataConfig(corpus="yelp"), "valid"))}))
+                  "lines": len(c.corpus_lines(DataConfig(corpus="yelp"), "valid")),
+                  "web": all((web / f).is_file() for f in ("templates/question.html", "static/explorer.js",
+                                                           "static/style.css"))}))
 """
 
 
@@ -44,4 +48,5 @@ def test_installed_wheel_finds_its_corpora_from_another_directory(tmp_path):
     got = json.loads(out.stdout)
     assert got["module"].startswith(str(venv)), got  # the installed copy, not this checkout
     assert got["root"] == str(venv / "share" / "textvae" / "data") and got["exists"], got
+    assert got["web"], got  # the web app's templates and static files are package data
     assert got["lines"] == len(corpus_lines(DataConfig(corpus="yelp"), "valid")) > 30000  # what this checkout has

@@ -9,6 +9,15 @@ from textvae.atomic import write_atomic
 from textvae.errors import TextVAEError
 
 
+def save_figure(fig, out: str | Path) -> Path:
+    """Write a matplotlib figure to ``out`` (PNG, 110 dpi) atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return Path(out)
+
+
 def read_log(path: Path) -> tuple[list[dict], list[dict]]:
     """Training and validation records of a metrics.jsonl (a line cut short by a kill is skipped)."""
     if not path.is_file():
@@ -88,9 +97,7 @@ def plot_run(run: Path) -> Path:
             ax.legend()
     fig.suptitle(run.name)
     out = run / "plots" / "training.png"
-    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def plot_compare(result: dict, figures: list[str], out: Path) -> Path:
@@ -116,9 +123,7 @@ def plot_compare(result: dict, figures: list[str], out: Path) -> Path:
         title = key + (f" (K={', '.join(map(str, sorted(k)))})" if key in ("nll_iw", "ppl_iw") and k else "")
         ax.set(title=title, xticks=range(len(rows)))
         ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def plot_canvas(data: dict, out: Path) -> Path:
@@ -143,6 +148,4 @@ def plot_canvas(data: dict, out: Path) -> Path:
     ax.set(xlabel="canvas slot", ylabel="step t", title="cumulative attention per slot")
     fig.colorbar(image, ax=ax, fraction=0.03)
     fig.tight_layout()
-    write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

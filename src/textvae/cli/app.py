@@ -35,10 +35,10 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def command(name: str | None = None) -> Callable:
-    """Register a command on the app with the one error style of the CLI: a TextVAEError or a ValueError from
-    the body (bad input: a file, an option, a recipe value) becomes ``error: <message>`` on stderr and exit
-    status 2, with no traceback."""
+def command(name: str | None = None, on: typer.Typer | None = None) -> Callable:
+    """Register a command on the app (or the sub-app ``on``) with the one error style of the CLI: a TextVAEError
+    or a ValueError from the body (bad input: a file, an option, a recipe value) becomes ``error: <message>`` on
+    stderr and exit status 2, with no traceback."""
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
@@ -47,7 +47,7 @@ def command(name: str | None = None) -> Callable:
             except (TextVAEError, ValueError) as exc:
                 fail(str(exc))
 
-        return app.command(name)(guarded)
+        return (on or app).command(name)(guarded)
 
     return register
 

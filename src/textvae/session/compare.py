@@ -32,7 +32,8 @@ def find_runs(paths: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _settings(run: Path) -> dict:
+def run_settings(run: Path) -> dict:
+    """What tells a run apart: name, type, model (encoder, decoder, z), corpus, vocab_size_limit."""
     r = load_recipe(Run(run).config)
     m = r.model
     parts = [f"{m.decoder.kind} decoder {m.decoder.hidden_dim}"] if hasattr(m.decoder, "hidden_dim") else []
@@ -51,7 +52,7 @@ def compare(paths: list[str]) -> dict:
     for run in find_runs(paths):
         report = next((p for p in (Run(run).report, run / "eval_test.json") if p.is_file()), None)
         data = json.loads(report.read_text()) if report else {}
-        row = {"run": str(run), **_settings(run), "vocab": data.get("vocab"), "params": data.get("params"),
+        row = {"run": str(run), **run_settings(run), "vocab": data.get("vocab"), "params": data.get("params"),
                **{k: data.get(k) for k in FIGURES}, "iw_samples": data.get("iw_samples"),
                "epochs": data.get("epochs"),
                "train_minutes": data["train_seconds"] / 60 if "train_seconds" in data else None,

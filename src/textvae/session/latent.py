@@ -95,13 +95,17 @@ def analogy(s: Session, a: str, p: str, q: str, opts: DecodeOptions = GREEDY) ->
 
 
 def attribute_transfer(s: Session, source: list[str], target: list[str], apply: list[str], scale: float = 1.0,
-                       opts: DecodeOptions = GREEDY, corpus: bool = False) -> dict:
+                       opts: DecodeOptions = GREEDY, corpus: bool = False, apply_corpus: bool | None = None) -> dict:
     """mu-Forcing 5.6: v = mean posterior mean of ``target`` - that of ``source`` (e.g. negative -> positive),
     added ``scale`` times to the posterior means of the ``apply`` lines. The lines are user text, or with
-    ``corpus`` lines of the run's corpus (:func:`labelled_lines`). Keys: vector_norm, scale, reading (of all three
-    sets), rows [{input, read_as, decoded (without v), edited}]."""
-    read = (lambda x: Normalized(x.split(), s.ids(x))) if corpus else s.read
-    sets = [[read(x) for x in lines] for lines in (source, target, apply)]
+    ``corpus`` lines of the run's corpus (:func:`labelled_lines`); ``apply_corpus`` (default: ``corpus``) says the
+    same of the ``apply`` lines alone. Keys: vector_norm, scale, reading (of all three sets), rows [{input,
+    read_as, decoded (without v), edited}]."""
+    def reader(from_corpus: bool):
+        return (lambda x: Normalized(x.split(), s.ids(x))) if from_corpus else s.read
+
+    kinds = (corpus, corpus, corpus if apply_corpus is None else apply_corpus)
+    sets = [[reader(k)(x) for x in lines] for k, lines in zip(kinds, (source, target, apply), strict=True)]
     z_from, z_to, z = (s.codes_of_ids([r.ids for r in read])[0] for read in sets)
     vec = attribute_vector(z_from, z_to)
     before, after = s.decode(z, opts), s.decode(z + scale * vec, opts)

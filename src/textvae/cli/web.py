@@ -1,0 +1,52 @@
+"""`textvae web`: serve the explorer of the runs in a folder and the human-evaluation studies of a database
+(FastAPI + uvicorn; install the ``web`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from textvae.cli.app import command
+from textvae.errors import TextVAEError
+
+
+def web_modules() -> None:
+    """A one-line error naming the extra when the web libraries are missing."""
+    try:
+        import fastapi  # noqa: F401
+        import jinja2  # noqa: F401
+        import multipart  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise TextVAEError(f"textvae web needs the web extra: pip install 'textvae[web]' ({exc.name} is missing)") \
+            from None
+
+
+@command()
+def web(runs: Path = typer.Option(Path("runs"), help="Folder of trained runs the explorer serves."),
+        db: Path = typer.Option(Path("eval.sqlite"), help="SQLite file of the studies (created if absent)."),
+        host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+        port: int = typer.Option(8000, help="Port to listen on."),
+        device: Optional[str] = typer.Option("cpu", help="cpu, auto, cuda or cuda:N: where the runs decode."),
+        cache: int = typer.Option(4, help="Runs kept open at once."),
+        ) -> None:
+    """Serve the latent-space explorer (/) and the blind human-evaluation studies (/s/ID for raters, /studies for
+    the organiser, who needs the token printed at start)."""
+    web_modules()
+    if not 0 < port < 65536:
+        raise TextVAEError(f"--port: must be 1-65535, got {port}")
+    if cache < 1:
+        raise TextVAEError(f"--cache: must be >= 1, got {cache}")
+    import uvicorn
+
+    from textvae.pipeline import resolve_device
+    from textvae.web import create_app
+
+    app = create_app(runs, db, resolve_device(device or "cpu"), cache)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"textvae web on http://{shown}:{port}/  runs: {runs}  studies: {db}", err=True)
+    typer.echo(f"organiser page: http://{shown}:{port}/studies?token={app.state.store.organiser_token}", err=True)
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,219 @@
+"""The SQLite store of studies, raters and answers. Every answer is one transaction, committed (WAL,
+``synchronous=FULL``) before the caller acknowledges it, so a server killed right after loses nothing; an answer
+given twice is stored once (the first counts). Each call opens its own connection: the store can be shared by
+threads and processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from textvae.errors import TextVAEError
+from textvae.study.items import CHOICES, KINDS, QUESTION
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,
+    questions INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS items (study TEXT NOT NULL, idx INTEGER NOT NULL, payload TEXT NOT NULL,
+    assigned INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (study, idx));
+CREATE TABLE IF NOT EXISTS raters (token TEXT PRIMARY KEY, study TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS assignments (rater TEXT NOT NULL, pos INTEGER NOT NULL, item INTEGER NOT NULL,
+    swap INTEGER NOT NULL, PRIMARY KEY (rater, pos));
+CREATE TABLE IF NOT EXISTS answers (rater TEXT NOT NULL, pos INTEGER NOT NULL, choice TEXT NOT NULL,
+    answered REAL NOT NULL, PRIMARY KEY (rater, pos));
+"""
+
+
+class NotFound(TextVAEError):
+    """An unknown study, rater or question (the web app answers 404)."""
+
+
+@dataclass
+class Question:
+    """A rater's question at position ``pos`` (0-based) of ``total``, as the rater sees it: ``sides`` in display
+    order (each a list of sentences), ``input`` (reconstruction), the ``question`` text and the ``choices``."""
+
+    study: str
+    kind: str
+    pos: int
+    total: int
+    question: str
+    sides: list[list[str]]
+    input: str | None
+    choices: tuple[str, ...]
+
+
+class StudyStore:
+    """Studies in the SQLite file ``path`` (created with its organiser token on first use)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise TextVAEError(f"--db {self.path}: is a folder; give a database file")
+        if not self.path.parent.is_dir():
+            raise TextVAEError(f"--db {self.path}: the folder {self.path.parent} does not exist")
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('organiser_token', ?)", (secrets.token_urlsafe(18),))
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.DatabaseError as exc:
+            raise TextVAEError(f"--db {self.path}: not a usable SQLite database ({exc})") from None
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE), committed on leaving."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @property
+    def organiser_token(self) -> str:
+        """The token that study creation and results need."""
+        with self._connect() as db:
+            return db.execute("SELECT value FROM meta WHERE key = 'organiser_token'").fetchone()[0]
+
+    def create_study(self, kind: str, name: str, items: list[dict], questions: int = 50) -> str:
+        """A new study of ``items`` (see :func:`textvae.study.build_items`) in which each rater answers at most
+        ``questions``; returns its id."""
+        if kind not in KINDS:
+            raise TextVAEError(f"--kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        if questions < 1:
+            raise TextVAEError(f"--questions: must be >= 1, got {questions}")
+        if not items:
+            raise TextVAEError("a study needs at least one question")
+        sid = secrets.token_hex(4)
+        with self._transaction() as db:
+            db.execute("INSERT INTO studies VALUES (?, ?, ?, ?, ?)", (sid, kind, name, questions, time.time()))
+            db.executemany("INSERT INTO items (study, idx, payload) VALUES (?, ?, ?)",
+                           [(sid, i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items)])
+        return sid
+
+    def studies(self) -> list[dict]:
+        """Every study: id, kind, name, questions (per rater), items, raters, answers."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT s.id, s.kind, s.name, s.questions, "
+                "(SELECT COUNT(*) FROM items i WHERE i.study = s.id), "
+                "(SELECT COUNT(*) FROM raters r WHERE r.study = s.id), "
+                "(SELECT COUNT(*) FROM answers a JOIN raters r ON a.rater = r.token WHERE r.study = s.id) "
+                "FROM studies s ORDER BY s.created").fetchall()
+        keys = ("id", "kind", "name", "questions", "items", "raters", "answers")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def study(self, sid: str) -> dict:
+        """One study's row (see :meth:`studies`); NotFound for an unknown id."""
+        for row in self.studies():
+            if row["id"] == sid:
+                return row
+        raise NotFound(f"no study {sid!r} in {self.path}")
+
+    def add_rater(self, sid: str, seed: int | None = None) -> str:
+        """A new rater of study ``sid``: assigned the ``questions`` least-assigned items (ties broken at random),
+        each with its sides shown in a random order; returns the rater's token (their link)."""
+        rng = random.Random(seed if seed is not None else secrets.randbits(64))
+        token = secrets.token_urlsafe(12)
+        with self._transaction() as db:
+            row = db.execute("SELECT questions FROM studies WHERE id = ?", (sid,)).fetchone()
+            if row is None:
+                raise NotFound(f"no study {sid!r}")
+            counts = db.execute("SELECT idx, assigned FROM items WHERE study = ?", (sid,)).fetchall()
+            chosen = sorted(counts, key=lambda c: (c[1], rng.random()))[: row[0]]
+            rng.shuffle(chosen)
+            db.execute("INSERT INTO raters VALUES (?, ?, ?)", (token, sid, time.time()))
+            db.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?)",
+                           [(token, pos, idx, rng.randrange(2)) for pos, (idx, _) in enumerate(chosen)])
+            db.executemany("UPDATE items SET assigned = assigned + 1 WHERE study = ? AND idx = ?",
+                           [(sid, idx) for idx, _ in chosen])
+        return token
+
+    def _assignment(self, db: sqlite3.Connection, token: str, pos: int | None = None) -> tuple:
+        rater = db.execute("SELECT r.study, s.kind FROM raters r JOIN studies s ON s.id = r.study WHERE r.token = ?",
+                           (token,)).fetchone()
+        if rater is None:
+            raise NotFound("no such rater: the link is wrong or the study was removed")
+        total = db.execute("SELECT COUNT(*) FROM assignments WHERE rater = ?", (token,)).fetchone()[0]
+        if pos is None:
+            row = db.execute("SELECT MIN(a.pos) FROM assignments a LEFT JOIN answers b ON b.rater = a.rater AND "
+                             "b.pos = a.pos WHERE a.rater = ? AND b.pos IS NULL", (token,)).fetchone()
+            pos = row[0]
+            if pos is None:
+                return rater, total, None, None
+        got = db.execute("SELECT a.swap, i.payload FROM assignments a JOIN items i ON i.study = ? AND i.idx = a.item "
+                         "WHERE a.rater = ? AND a.pos = ?", (rater[0], token, pos)).fetchone()
+        if got is None:
+            raise NotFound(f"question {pos + 1}: this rater has {total} questions")
+        return rater, total, pos, (bool(got[0]), json.loads(got[1]))
+
+    def next_question(self, token: str) -> Question | None:
+        """The rater's first unanswered question, or None when all are answered; NotFound for an unknown token."""
+        with self._connect() as db:
+            (sid, kind), total, pos, item = self._assignment(db, token)
+        if item is None:
+            return None
+        swap, payload = item
+        sides = [x if isinstance(x, list) else [x] for x in payload["sentences"]]
+        return Question(sid, kind, pos, total, QUESTION[kind], sides[::-1] if swap else sides, payload.get("input"),
+                        CHOICES[kind])
+
+    def progress(self, token: str) -> tuple[int, int]:
+        """(answered, total) questions of a rater; NotFound for an unknown token."""
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM raters WHERE token = ?", (token,)).fetchone() is None:
+                raise NotFound("no such rater: the link is wrong or the study was removed")
+            total = db.execute("SELECT COUNT(*) FROM assignments WHERE rater = ?", (token,)).fetchone()[0]
+            done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
+        return done, total
+
+    def answer(self, token: str, pos: int, choice: str) -> bool:
+        """Store a rater's ``choice`` (as shown: left/right/tie, yes/no) for question ``pos``, committed before
+        returning. Returns False when that question was already answered (the first answer stands)."""
+        with self._transaction() as db:
+            (_, kind), _, pos, item = self._assignment(db, token, pos)
+            if choice not in CHOICES[kind]:
+                raise TextVAEError(f"choice: must be one of {', '.join(CHOICES[kind])}, got {choice!r}")
+            swap, payload = item
+            stored = choice
+            if choice in ("left", "right"):
+                stored = payload["systems"][(choice == "right") != swap]
+            cur = db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?)", (token, pos, stored, time.time()))
+            return cur.rowcount == 1
+
+    def answers(self, sid: str) -> list[dict]:
+        """Every answer of study ``sid``: rater, pos, item, systems, sentences, choice (a system name, ``tie``,
+        ``yes`` or ``no``), answered (Unix time)."""
+        self.study(sid)
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT b.rater, b.pos, a.item, i.payload, b.choice, b.answered FROM answers b "
+                "JOIN assignments a ON a.rater = b.rater AND a.pos = b.pos JOIN raters r ON r.token = b.rater "
+                "JOIN items i ON i.study = r.study AND i.idx = a.item WHERE r.study = ? ORDER BY b.answered",
+                (sid,)).fetchall()
+        out = []
+        for rater, pos, item, payload, choice, answered in rows:
+            p = json.loads(payload)
+            out.append({"rater": rater, "pos": pos, "item": item, "systems": p["systems"], "input": p.get("input"),
+                        "sentences": p["sentences"], "choice": choice, "answered": answered})
+        return out

@@ -1,0 +1,81 @@
+"""The runs the explorer serves: discovered in a folder (any run with best weights), opened on first use and kept
+in a small least-recently-used cache, shared by every request (a Session is safe across threads)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from textvae.analysis.canvas import is_canvas_model
+from textvae.data.corpus import LABELS
+from textvae.errors import TextVAEError
+from textvae.run import Run
+from textvae.session import Session, open_run
+from textvae.session.compare import find_runs, run_settings
+from textvae.study.store import NotFound
+
+
+class Explorer:
+    """Runs under ``root`` by name (their path relative to it), opened on ``device``; at most ``cache`` kept open."""
+
+    def __init__(self, root: str | Path, device: str = "cpu", cache: int = 4) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise TextVAEError(f"--runs {self.root}: no such folder")
+        self.device, self.size = device, cache
+        self._open: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def _paths(self) -> dict[str, Path]:
+        try:
+            runs = find_runs([str(self.root)])
+        except TextVAEError:
+            return {}
+        return {p.relative_to(self.root).as_posix() if p != self.root else p.name: p
+                for p in runs if Run(p).best.is_file()}
+
+    def runs(self) -> list[dict]:
+        """Every servable run: name (its path under the folder), recipe (the recipe's name) and its settings (type,
+        model, corpus)."""
+        out = []
+        for name, path in sorted(self._paths().items()):
+            settings = run_settings(path)
+            out.append({**settings, "recipe": settings.get("name"), "name": name})
+        return out
+
+    def session(self, name: str) -> Session:
+        """The open run ``name`` (opened now if needed; only one thread opens a run); NotFound for an unknown name."""
+        with self._lock:
+            if name in self._open:
+                self._open.move_to_end(name)
+                return self._open[name]
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:
+            with self._lock:
+                if name in self._open:
+                    return self._open[name]
+            path = self._paths().get(name)
+            if path is None:
+                raise NotFound(f"no run {name!r} under {self.root}")
+            s = open_run(path, self.device)
+            with self._lock:
+                self._open[name] = s
+                while len(self._open) > self.size:
+                    self._open.popitem(last=False)
+        return s
+
+    @staticmethod
+    def features(s: Session) -> dict:
+        """What the explorer offers for a run: latent (reconstruct, interpolate, attribute), canvas (AUTR) and the
+        corpus labels an attribute vector can be built from."""
+        labelled = s.recipe.data.corpus in LABELS
+        labels: list[str] = []
+        if labelled:
+            from textvae.data.corpus import corpus_labels
+
+            labels = sorted(set(corpus_labels(s.recipe.data, "test") or []))
+        return {"latent": s.model.has_latent, "canvas": s.model.has_latent and is_canvas_model(s.model),
+                "labels": labels, "corpus": s.recipe.data.corpus, "decoder": s.recipe.model.decoder.kind,
+                "type": s.recipe.model.type}
