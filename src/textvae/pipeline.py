@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from textvae.allocator import keep_freed_memory
 from textvae.config import DataConfig, Recipe, load_recipe
 from textvae.data.corpus import Split, corpus_labels, corpus_lines, encode_split, line_origin, tokenize_lines
 from textvae.data.fragments import Fragments, fragment_seed
+from textvae.data.prepared import check_settings, is_prepared, open_split, prepared_labels, prepared_vocab
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model
@@ -30,6 +32,8 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
     a TextVAEError naming its file and line, unless ``cfg.cut`` (then cut; without a fixed length, ``cfg.cut``
     cuts every split to ``cfg.max_len`` tokens). With ``cfg.sample_length`` the splits
     are character samples (:func:`fragment_split`)."""
+    if is_prepared(cfg.corpus):
+        return load_prepared(cfg, vocab, splits, log, length)
     lines = {s: corpus_lines(cfg, s) for s in splits}
     tokens = {s: tokenize_lines(lines[s], cfg.tokenizer, cfg.lower) for s in splits}
     if vocab is None:
@@ -54,6 +58,52 @@ def load_splits(cfg: DataConfig, vocab: Vocab | None = None, splits=("train", "v
                                    f"tokens: nothing to train on")
             log(f"{names}: dropped {out[s].dropped} of {len(tokens[s])} lines longer than {cfg.max_len} tokens")
     return vocab, out
+
+
+def load_prepared(cfg: DataConfig, vocab: Vocab | None, splits, log, length: int) -> tuple[Vocab, dict[str, Split]]:
+    """:func:`load_splits` for a prepared corpus (:mod:`textvae.data.prepared`): the same sentences, ids and
+    filters as from its text, memory-mapped instead of in lists."""
+    folder = cfg.corpus
+    check_settings(cfg, folder)
+    if cfg.sample_length:
+        raise TextVAEError(f"data.sample_length: character samples are drawn from text; {folder} is a prepared "
+                           f"corpus (use the text corpus)")
+    own = prepared_vocab(folder)
+    if vocab is not None and vocab.fingerprint != own.fingerprint:
+        raise TextVAEError(f"{folder}: its vocabulary ({own.fingerprint}) is not the run's ({vocab.fingerprint})")
+    if not length and cfg.cut and cfg.max_len:
+        length = cfg.max_len + 1
+    out = {}
+    for s in splits:
+        arr = open_split(folder, s, cfg.reverse)
+        cut = length - 1 if length and cfg.cut else 0
+        if cut:  # cut first, then the max_len filter, as the text path
+            n = int(np.count_nonzero(arr.lengths > cut))
+            if n:
+                log(f"{folder} ({s}): cut {n} of {len(arr)} lines to {cut} tokens (data.cut)")
+            arr = arr.select(cut=cut)
+        limit = cfg.max_len if s == "train" else 0
+        keep = np.flatnonzero(arr.lengths <= limit) if limit else None
+        if keep is not None and len(keep) == len(arr):
+            keep = None
+        kept = arr.lengths if keep is None else arr.lengths[keep]
+        if length and not cut and len(kept) and int(kept.max()) >= length:
+            first = int(np.flatnonzero(kept >= length)[0])
+            i = first if keep is None else int(keep[first])
+            raise TextVAEError(f"{folder} ({s} split), sentence {i + 1}: {int(kept[first])} tokens and </s> do "
+                               f"not fit the model's fixed length of {length}; allowed: at most {length - 1} "
+                               f"tokens, or set data.cut: true to cut longer lines")
+        labels = prepared_labels(folder, s)
+        if labels is not None and keep is not None:
+            labels = [labels[i] for i in keep.tolist()]
+        dropped = len(arr) - len(kept)
+        out[s] = Split(s, arr.select(keep, cut), dropped=dropped, labels=labels)
+        if dropped:
+            if not len(kept):
+                raise TextVAEError(f"{folder} ({s}): all {dropped} lines are longer than data.max_len={cfg.max_len} "
+                                   f"tokens: nothing to train on")
+            log(f"{folder} ({s}): dropped {dropped} of {len(arr)} lines longer than {cfg.max_len} tokens")
+    return vocab or own, out
 
 
 def fit_length(cfg: DataConfig, split: str, sentences: list[list[str]], length: int, log=_note) -> list[list[str]]:

@@ -41,3 +41,39 @@ def corpus(name: str = typer.Argument(..., help="A registered corpus (ptb, yelp,
     text.append(f"length histogram: {out}")
     emit(as_json, {**stats, "splits": {k: {kk: vv for kk, vv in v.items() if kk != "lengths"}
                                        for k, v in stats["splits"].items()}, "plot": str(out)}, text)
+
+
+@command()
+def prepare(corpus: list[str] = typer.Argument(..., help="A registered corpus, a folder of train/valid/test files, "
+                                                         "or any number of plain or .gz text files (split as one "
+                                                         "single-file corpus)."),
+            out: Path = typer.Option(..., "--out", "-o", help="The prepared folder (resumed if interrupted)."),
+            tokenizer: str = typer.Option("word", help="word, char, moses, penn or jieba (as data.tokenizer)."),
+            lower: bool = typer.Option(False, "--lower", help="Lower-case (as data.lower)."),
+            vocab_size: int = typer.Option(0, help="Most frequent words kept, specials included (0: all)."),
+            min_count: int = typer.Option(1, help="Keep words seen at least this often in the training split."),
+            vocab: Optional[Path] = typer.Option(None, help="Use this vocabulary file instead of building one."),
+            valid_fraction: float = typer.Option(0.05, help="Files: the share of lines held out for validation."),
+            test_fraction: float = typer.Option(0.05, help="Files: the share held out for test."),
+            split_seed: int = typer.Option(0, help="Files: the seed of the split."),
+            shard_sentences: int = typer.Option(1_000_000, help="Sentences per shard."),
+            workers: int = typer.Option(1, help="Processes tokenizing (moses and penn are slow: use the cores)."),
+            as_json: bool = AS_JSON) -> None:
+    """Tokenize a corpus once into memory-mapped shards that recipes train from (data.corpus: the folder), for
+    corpora too large for memory. Streams the text; resumes an interrupted preparation to identical files."""
+    from textvae.config import DataConfig
+    from textvae.data.prepared import prepare as run
+
+    if tokenizer not in ("word", "char", "moses", "penn", "jieba"):
+        raise TextVAEError(f"--tokenizer: must be word, char, moses, penn or jieba, got {tokenizer!r}")
+    if workers < 1:
+        raise TextVAEError(f"--workers: must be >= 1, got {workers}")
+    cfg = DataConfig(corpus=corpus[0], tokenizer=tokenizer, lower=lower, vocab_size=vocab_size, min_count=min_count,
+                     valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed)
+    manifest = run(corpus, out, cfg, vocab, shard_sentences, workers)
+    lines = [f"{out}: {manifest['vocab']['size']:,} words ({manifest['dtype']})"]
+    for split, s in manifest["splits"].items():
+        lines.append(f"  {split:<5} {s['sentences']:>12,} sentences {s['tokens']:>14,} tokens in "
+                     f"{len(s['shards'])} shard(s); {s['unk']:,} <unk>")
+    lines.append(f"train from it with data.corpus: {out}")
+    emit(as_json, manifest, lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from textvae.data.vocab import BOS, EOS, PAD
@@ -63,7 +64,7 @@ def bucket_order(lengths: list[int], batch_size: int, shuffle: bool, seed: int =
     so a resumed run sees exactly the same batches. Without it batches go from short to long.
     """
     n = len(lengths)
-    lens = torch.tensor(lengths, dtype=torch.long)
+    lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long)
     if shuffle:
         g = torch.Generator().manual_seed(seed * 100003 + epoch)
         perm = torch.randperm(n, generator=g)

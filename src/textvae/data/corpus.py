@@ -131,10 +131,15 @@ class Split:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def lengths(self):
+        """Tokens of each sentence (without </s>): a list, or a numpy array for a prepared corpus."""
+        got = getattr(self.ids, "lengths", None)
+        return got if got is not None else [len(s) for s in self.ids]
+
     @property
     def n_tokens(self) -> int:
         """Predicted tokens: words plus one </s> per sentence (<s> not counted)."""
-        return sum(len(s) + 1 for s in self.ids)
+        return int(sum(self.lengths())) + len(self.ids)
 
 
 def read_split(files: list[Path]) -> list[str]:
@@ -158,6 +163,10 @@ def corpus_lines(cfg, split: str) -> list[str]:
     """The raw lines of a split of ``cfg.corpus`` (``cfg``: a DataConfig): a registered corpus, a folder of split
     files, or one text file split by :func:`split_indices`."""
     path = Path(cfg.corpus)
+    if (path / "manifest.json").is_file():
+        from textvae.data.prepared import prepared_lines
+
+        return prepared_lines(path, split, cfg.tokenizer)
     if cfg.corpus not in CORPORA and path.is_file():
         lines = read_lines(path)
         try:
@@ -172,6 +181,10 @@ def corpus_labels(cfg, split: str) -> list[str] | None:
     """The label of each line of a split of a registered labelled corpus (:data:`LABELS`), aligned with
     :func:`corpus_lines`; None for a corpus without labels. A label file whose length differs from its text file
     is a TextVAEError."""
+    if (Path(cfg.corpus) / "manifest.json").is_file():
+        from textvae.data.prepared import prepared_labels
+
+        return prepared_labels(cfg.corpus, split)
     if cfg.corpus not in LABELS:
         return None
     root, out = data_root(), []
@@ -187,6 +200,8 @@ def corpus_labels(cfg, split: str) -> list[str] | None:
 def line_origin(cfg, split: str, index: int) -> str:
     """``file:line`` of line ``index`` of a split as :func:`corpus_lines` returns it (blank lines skipped)."""
     path = Path(cfg.corpus)
+    if (path / "manifest.json").is_file():
+        return f"{path} ({split} split), sentence {index + 1}"
     if cfg.corpus not in CORPORA and path.is_file():
         files = [path]
         index = split_indices(len(read_lines(path)), cfg.valid_fraction, cfg.test_fraction, cfg.split_seed)[split][

@@ -65,7 +65,7 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
     sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
     mus, logvars = [], []
     n, tokens = len(split), split.n_tokens
-    batches = bucket_order([len(s) for s in split.ids], batch_size, shuffle=False)
+    batches = bucket_order(split.lengths(), batch_size, shuffle=False)
     start = time.perf_counter()
     # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
     with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), tokens,

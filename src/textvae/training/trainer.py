@@ -246,7 +246,7 @@ class Trainer:
                     epoch = self.state["epoch"]
                     if train.refresh is not None:  # character samples: this epoch's draw
                         train.ids = train.refresh(epoch)
-                    batches = bucket_order([len(s) for s in train.ids], self.recipe.data.batch_size, True, t.seed,
+                    batches = bucket_order(train.lengths(), self.recipe.data.batch_size, True, t.seed,
                                            epoch)
                     task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=len(batches),
                                         completed=self.state["position"], rate="")
