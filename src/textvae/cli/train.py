@@ -48,14 +48,25 @@ def train(
     if resume is None and recipe is None:
         raise TextVAEError("give a RECIPE file or --resume RUN")
     check_iw_samples(iw_samples)
-    trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
-    typer.echo(trainer.describe())
+    from textvae import distributed as dist
+
     try:
-        trainer.fit()
-    except TrainingInterrupted as exc:
-        typer.echo(f"interrupted ({signal.Signals(exc.signum).name}) at step {exc.step}: checkpoint written; "
-                   f"resume with `textvae train --resume {exc.run.path}`", err=True)
-        raise typer.Exit(128 + exc.signum) from None
+        trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
+        if dist.ctx.main:
+            typer.echo(trainer.describe())
+        try:
+            trainer.fit()
+        except TrainingInterrupted as exc:
+            if dist.ctx.main:
+                typer.echo(f"interrupted ({signal.Signals(exc.signum).name}) at step {exc.step}: checkpoint written; "
+                           f"resume with `textvae train --resume {exc.run.path}` (under torchrun: the same launch "
+                           f"with --resume)", err=True)
+            raise typer.Exit(128 + exc.signum) from None
+    finally:
+        main = dist.ctx.main
+        dist.teardown()
+    if not main:  # the final test evaluation and the report: the main rank's
+        return
     s, report = _evaluate(trainer.run.path, "test", iw_samples, device)
     typer.echo(format_metrics(report))
     typer.echo(format_showcase(showcase(s, "test", s.recipe.eval.n_samples, s.recipe.eval.seed)))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from textvae import distributed as dist
 from textvae.atomic import remove_stale_temps, write_text_atomic
 from textvae.config import Recipe, fixed_length, load_recipe, recipe_to_yaml
 from textvae.config.sections import InputConfig
@@ -22,13 +23,26 @@ from textvae.run import Run
 from textvae.training.trainer import Trainer, seed_everything
 
 
-def check_single_process() -> None:
-    """Multi-process training does not exist yet: a launch under torchrun with WORLD_SIZE > 1 would run
-    independent copies into one run folder, so it stops here with a one-line error."""
-    world = os.environ.get("WORLD_SIZE", "1")
-    if world.strip() not in ("", "0", "1"):
-        raise TextVAEError(f"WORLD_SIZE={world}: multi-process training (torchrun, DDP) is not supported yet; "
-                           f"launch a single process")
+def _device(cfg: Recipe, device: str | None) -> str:
+    """This rank's device: the recipe's (or ``device``), checked; under torchrun the process group is joined and
+    a CUDA device becomes ``cuda:LOCAL_RANK`` (:func:`textvae.distributed.setup`)."""
+    if device:
+        cfg.train.device = device
+    return dist.setup(resolve_device(cfg.train.device))
+
+
+def _on_main(fn: Callable[[], object]):
+    """Run ``fn`` on the main rank only; its TextVAEError is raised on every rank (no rank left waiting)."""
+    error, value = None, None
+    if dist.ctx.main:
+        try:
+            value = fn()
+        except TextVAEError as exc:
+            error = str(exc)
+    error = dist.broadcast(error)
+    if error is not None:
+        raise TextVAEError(error)
+    return dist.broadcast(value)
 
 
 def _check_out(run: Run) -> None:
@@ -68,66 +82,82 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
     The run folder is built in a hidden sibling (``.NAME.starting-PID``): vocabulary, config.yaml, the model,
     the optimiser and the first checkpoint, then renamed into place. So a start that fails or is killed leaves
     no folder that blocks running the same command again: either no run folder, or one that resumes."""
-    check_single_process()
     cfg = load_recipe(recipe, overrides)
-    if device:
-        cfg.train.device = device
-    resolve_device(cfg.train.device)  # a device that is not here fails before any work
+    dev = _device(cfg, device)  # a device that is not here fails before any work
     cfg.data.input = InputConfig(**dataclasses.asdict(input_style(cfg.data)))  # recorded: how typed text is read
     run = Run(Path(out) if out is not None else Path("runs") / cfg.name)
-    _check_out(run)
-    vocab, splits = load_splits(cfg.data, splits=("train", "valid"), log=log, length=fixed_length(cfg.model))
+    _on_main(lambda: _check_out(run))
+    vocab, splits = load_splits(cfg.data, splits=("train", "valid"), log=log if dist.ctx.main else _quiet,
+                                length=fixed_length(cfg.model))
+    staging = Run(Path(_on_main(lambda: _staging(run))))
     try:
-        run.path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(run.path)
-        staging = Run(run.path.parent / f".{run.path.name}.starting-{os.getpid()}")
-        staging.path.mkdir()
-    except OSError as exc:
-        raise TextVAEError(f"--out {run.path}: cannot create the run folder ({exc.strerror or exc})") from None
-    try:
-        vocab.save(staging.vocab)
-        write_text_atomic(staging.config, recipe_to_yaml(cfg))
-        trainer = _trainer(cfg, vocab, splits, staging, log)
+        if dist.ctx.main:
+            vocab.save(staging.vocab)
+            write_text_atomic(staging.config, recipe_to_yaml(cfg))
+        trainer = _trainer(cfg, vocab, splits, staging, log, dev)
         trainer.save()
-        if run.path.is_dir():
-            run.path.rmdir()  # empty (checked above): the staged folder takes its place
-        os.rename(staging.path, run.path)
+        if dist.ctx.main:
+            if run.path.is_dir():
+                run.path.rmdir()  # empty (checked above): the staged folder takes its place
+            os.rename(staging.path, run.path)
+        dist.barrier()
     except BaseException:
-        shutil.rmtree(staging.path, ignore_errors=True)
+        if dist.ctx.main:
+            shutil.rmtree(staging.path, ignore_errors=True)
         raise
     trainer.run = run
     return trainer
+
+
+def _staging(run: Run) -> str:
+    """A hidden sibling of the run folder to build the run in (``.NAME.starting-PID``)."""
+    try:
+        run.path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(run.path)
+        staging = run.path.parent / f".{run.path.name}.starting-{os.getpid()}"
+        staging.mkdir()
+    except OSError as exc:
+        raise TextVAEError(f"--out {run.path}: cannot create the run folder ({exc.strerror or exc})") from None
+    return str(staging)
+
+
+def _quiet(*args, **kwargs) -> None:
+    """The log of a rank that is not the main one."""
 
 
 def resume_run(path: str | Path, device: str | None = None, log: Callable[[str], None] = print) -> Trainer:
     """A Trainer that continues the run in ``path`` exactly where its last checkpoint left it, under the run's
     own config.yaml. Temporary files of writes cut short by a kill are removed; a run folder without a checkpoint
     (a start killed by textvae 0.1) starts from step 0, as an uninterrupted run would have."""
-    check_single_process()
     run = Run(Path(path))
     if not run.config.is_file():
         raise TextVAEError(f"{run.path}: not a run folder (no config.yaml)")
     cfg = load_recipe(run.config)
-    if device:
-        cfg.train.device = device
-    resolve_device(cfg.train.device)
-    remove_stale_temps(run.path)
+    dev = _device(cfg, device)
+    if dist.ctx.main:
+        remove_stale_temps(run.path)
+    dist.barrier()
     vocab = Vocab.load(run.vocab)
-    _, splits = load_splits(cfg.data, vocab, splits=("train", "valid"), log=log,
+    _, splits = load_splits(cfg.data, vocab, splits=("train", "valid"), log=log if dist.ctx.main else _quiet,
                             length=fixed_length(cfg.model))
-    trainer = _trainer(cfg, vocab, splits, run, log)
+    trainer = _trainer(cfg, vocab, splits, run, log, dev)
     if run.checkpoint.is_file():
         trainer.resume()
     else:
-        run.metrics.unlink(missing_ok=True)
-        log(f"{run.path}: no checkpoint yet: training from step 0")
+        if dist.ctx.main:
+            run.metrics.unlink(missing_ok=True)
+        trainer.log(f"{run.path}: no checkpoint yet: training from step 0")
+    dist.barrier()
     return trainer
 
 
-def _trainer(cfg: Recipe, vocab: Vocab, splits: dict, run: Run, log: Callable[[str], None]) -> Trainer:
-    dev = resolve_device(cfg.train.device)
+def _trainer(cfg: Recipe, vocab: Vocab, splits: dict, run: Run, log: Callable[[str], None], dev: str) -> Trainer:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    elif dist.ctx.distributed and dev == "cpu":  # ranks on one machine share its cores
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", dist.ctx.world))))
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, len(vocab))
-    return Trainer(cfg, model, vocab, splits, run, dev, log=log)
+    if dist.ctx.rank > 0:  # the same initial model everywhere; each rank its own stream of noise and dropout
+        seed_everything(cfg.train.seed + 1_000_003 * dist.ctx.rank)
+    return Trainer(cfg, model, vocab, splits, run, dev, log=log if dist.ctx.main else _quiet)

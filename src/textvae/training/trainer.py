@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from textvae import distributed as dist
 from textvae.atomic import to_json, write_text_atomic
 from textvae.config import Recipe, TrainConfig
 from textvae.data.batching import Batch, bucket_order, iterate_batches
@@ -79,13 +80,15 @@ def clip_gradients(params, max_norm: float) -> None:
 
 
 def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Optimizer, batch: Batch, step: int,
-               clip_grad: float, autocast, clip_value: float = 0.0) -> dict:
+               clip_grad: float, autocast, clip_value: float = 0.0, forward=None) -> dict:
     """One optimiser step on ``batch``; returns the objective's logged values (tensors, not synced).
 
     ``clip_value`` > 0 clamps every gradient element to [-clip_value, clip_value]; then ``clip_grad`` > 0
-    rescales the gradients to a global norm of at most ``clip_grad``."""
+    rescales the gradients to a global norm of at most ``clip_grad``. ``forward(batch, step)``, where given,
+    computes (loss, logs) instead of ``objective(model, ...)``: the DDP-wrapped pair, whose backward averages the
+    gradients over ranks."""
     with autocast:
-        loss, logs = objective(model, batch, step)
+        loss, logs = forward(batch, step) if forward is not None else objective(model, batch, step)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -95,6 +98,18 @@ def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Opti
         clip_gradients(params, clip_grad)
     optimizer.step()
     return logs
+
+
+class LossModule(torch.nn.Module):
+    """The model and the objective (which may own parameters: the bag-of-words head) as one module whose forward
+    is the training loss: what DDP wraps, so that every trained parameter is averaged over ranks."""
+
+    def __init__(self, model: TextVAE, objective: Objective) -> None:
+        super().__init__()
+        self.model, self.objective = model, objective
+
+    def forward(self, batch: Batch, step: int):
+        return self.objective(self.model, batch, step)
 
 
 class TrainingInterrupted(Exception):
@@ -125,12 +140,19 @@ class Trainer:
         # the objective may own parameters (the bag-of-words head): trained and checkpointed with the model
         self.objective = Objective.from_config(recipe.objective, model).to(device)
         self.optimizer = build_optimizer(t, [*model.parameters(), *self.objective.parameters()])
+        self.forward = None
+        if dist.ctx.distributed:  # gradients averaged over ranks in backward; rank 0's parameters broadcast now
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [torch.device(device).index] if torch.device(device).type == "cuda" else None
+            self.forward = DistributedDataParallel(LossModule(self.model, self.objective), device_ids=ids,
+                                                   find_unused_parameters=True)
         self.scheduler = None if t.lr_decay >= 1.0 else torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=t.lr_decay, patience=t.lr_patience, min_lr=t.min_lr)
         # train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes;
         # valid_step: the step of the last end-of-epoch validation (the step cap counts once it has run)
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
-                      "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1}
+                      "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1, "world": dist.ctx.world}
         self.window = _new_window()  # the log line being averaged: sums of logged values, steps, tokens, seconds
         self.saved_step = 0
         self._unchecked: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked for finiteness
@@ -139,8 +161,9 @@ class Trainer:
 
     def describe(self) -> str:
         """One line: the run folder, model type and size, vocabulary, training sentences and device."""
+        ranks = f" x {dist.ctx.world} ranks ({dist.ctx.backend})" if dist.ctx.distributed else ""
         return (f"{self.run.path}: {self.recipe.model.type} with {self.model.n_params:,} parameters, vocabulary "
-                f"{len(self.vocab)}, {len(self.splits['train'])} training sentences, device {self.device}")
+                f"{len(self.vocab)}, {len(self.splits['train'])} training sentences, device {self.device}{ranks}")
 
     def summary(self) -> dict:
         """Parameters, optimiser steps, epochs, training wall time (s) and target tokens so far, tokens per second."""
@@ -152,13 +175,16 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def save(self) -> None:
-        """Write the full training state atomically (after checking that nothing non-finite goes into it)."""
+        """Write the full training state atomically (after checking that nothing non-finite goes into it). Under
+        DDP every rank calls it (its RNG state is gathered) and the main rank writes."""
         self._check_finite()
-        save_checkpoint(self.run.checkpoint, {
-            **self.state, "model": self.model.state_dict(), "objective": self.objective.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "window": self.window,
-            "scheduler": self.scheduler and self.scheduler.state_dict(), "rng": rng_state(),
-            "vocab": self.vocab.fingerprint})
+        rngs = dist.gather(rng_state())
+        if dist.ctx.main:
+            save_checkpoint(self.run.checkpoint, {
+                **self.state, "model": self.model.state_dict(), "objective": self.objective.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "window": self.window,
+                "scheduler": self.scheduler and self.scheduler.state_dict(), "rng": rngs[0],
+                **({"rng_ranks": rngs} if dist.ctx.distributed else {}), "vocab": self.vocab.fingerprint})
         self.saved_step = self.state["step"]
 
     def resume(self) -> None:
@@ -169,9 +195,15 @@ class Trainer:
         pad_optimizer_state(self.optimizer)
         if self.scheduler is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"])
+        world = ckpt.get("world", 1)
+        if world != dist.ctx.world:
+            raise TextVAEError(f"{self.run.path}: its checkpoint was written by {world} process(es); resume it with "
+                               f"the same number (torchrun --nproc_per_node={world})" if world > 1 else
+                               f"{self.run.path}: its checkpoint was written by one process; resume it without "
+                               f"torchrun, or with --nproc_per_node=1")
+        set_rng_state(ckpt["rng_ranks"][dist.ctx.rank] if dist.ctx.distributed else ckpt["rng"])
         # checkpoints of textvae 0.1 have no window and no valid_step (they validated at every epoch boundary)
-        defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1}
+        defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1, "world": 1}
         self.state = {k: ckpt[k] if k in ckpt else defaults[k] for k in self.state}
         self.window = ckpt.get("window") or _new_window()
         self.saved_step = self.state["step"]
@@ -189,12 +221,14 @@ class Trainer:
     def _truncate_log(self, step: int, epoch: int) -> None:
         """Drop log lines written after the checkpoint we resume from (they will be written again): training
         lines of later steps, and the validation line of the epoch the checkpoint had not validated yet."""
-        if self.run.metrics.is_file():
+        if dist.ctx.main and self.run.metrics.is_file():
             keep = [ln for ln in self.run.metrics.read_text(encoding="utf-8").splitlines()
                     if _logged_before(ln, step, epoch)]
             write_text_atomic(self.run.metrics, "".join(ln + "\n" for ln in keep))
 
     def _write_log(self, record: dict) -> None:
+        if not dist.ctx.main:
+            return
         with open(self.run.metrics, "a", encoding="utf-8") as fh:
             fh.write(to_json(record) + "\n")
         if self.writer is not None:
@@ -209,9 +243,12 @@ class Trainer:
         self._signal = signum
 
     def _stop_if_signalled(self) -> None:
-        if self._signal is not None:
+        stop = self._signal is not None
+        if dist.ctx.distributed:  # every rank stops at the same step, or none does
+            stop = dist.any_rank(stop, self.device)
+        if stop:
             self.save()
-            raise TrainingInterrupted(self._signal, self.state["step"], self.run)
+            raise TrainingInterrupted(self._signal or signal.SIGTERM, self.state["step"], self.run)
 
     def _check_finite(self) -> None:
         """Raise TrainingDiverged if a loss since the last check was not finite (one host sync per check, none
@@ -221,6 +258,9 @@ class Trainer:
         steps = [s for s, _ in self._unchecked]
         bad = (~torch.isfinite(torch.stack([loss.float() for _, loss in self._unchecked]))).nonzero()
         self._unchecked.clear()
+        if dist.ctx.distributed and dist.any_rank(bool(len(bad)), self.device) and not len(bad):
+            raise TrainingDiverged(f"training diverged on another rank before step {steps[-1]}; {self.run.path} "
+                                   f"keeps the checkpoint of step {self.saved_step}")
         if len(bad):
             raise TrainingDiverged(
                 f"training diverged: the loss is not finite at step {steps[int(bad[0])]}; {self.run.path} keeps "
@@ -241,13 +281,14 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            with progress_bar() as bar:
+            with progress_bar(None if dist.ctx.main else False) as bar:
                 while not self.state["finished"]:
                     epoch = self.state["epoch"]
                     if train.refresh is not None:  # character samples: this epoch's draw
                         train.ids = train.refresh(epoch)
-                    batches = bucket_order(train.lengths(), self.recipe.data.batch_size, True, t.seed,
-                                           epoch)
+                    # global batches of batch_size x ranks sentences; each rank takes its share
+                    batches = dist.rank_batches(bucket_order(train.lengths(), self.recipe.data.batch_size *
+                                                             dist.ctx.world, True, t.seed, epoch))
                     task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=len(batches),
                                         completed=self.state["position"], rate="")
                     if not (t.max_steps and self.state["step"] >= t.max_steps):  # else only its validation is due
@@ -269,7 +310,7 @@ class Trainer:
             n_tok = batch.n_tokens  # counted on the CPU copy: no device sync per step
             batch = batch.to(self.device)
             logs = train_step(self.model, self.objective, self.optimizer, batch, st["step"], t.clip_grad, autocast,
-                              t.clip_value)
+                              t.clip_value, self.forward)
             st["step"] += 1
             st["position"] = pos + 1
             seconds = time.perf_counter() - step_tic
@@ -296,10 +337,15 @@ class Trainer:
         plain line with the run's ETA when there is no terminal."""
         self._check_finite()
         t, st, w = self.recipe.train, self.state, self.window
+        keys = sorted(w["sums"])
+        # under DDP: the mean over ranks of each logged value, tokens summed, time the slowest rank's
+        total = dist.all_sum(torch.tensor([float(w["sums"][k]) / dist.ctx.world for k in keys] + [w["tokens"]],
+                                          dtype=torch.float64))
+        seconds = max(dist.gather(w["seconds"]))
         record = {"kind": "train", "step": st["step"], "epoch": st["epoch"] + 1,
-                  **{k: float(v) / w["steps"] for k, v in w["sums"].items()},
-                  "lr": self.optimizer.param_groups[0]["lr"], "tokens": w["tokens"],
-                  "tokens_per_s": w["tokens"] / max(w["seconds"], 1e-9), "time": time.time()}
+                  **{k: float(v) / w["steps"] for k, v in zip(keys, total[:-1].tolist(), strict=True)},
+                  "lr": self.optimizer.param_groups[0]["lr"], "tokens": int(total[-1]),
+                  "tokens_per_s": float(total[-1]) / max(seconds, 1e-9), "time": time.time()}
         self._write_log(record)
         shown = f"objective {record['loss']:.2f}" + (f"  neg_elbo {record['neg_elbo']:.2f}"
                                                      if "kl" in record else "")
@@ -316,9 +362,12 @@ class Trainer:
     def _end_epoch(self) -> None:
         self._check_finite()
         st = self.state
-        metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
-                           self.device, iw_samples=0, show_progress=False,
-                           bpc=self.recipe.data.tokenizer == "char")
+        metrics = None
+        if dist.ctx.main:  # validation on the main rank; every rank takes its figures (the same decisions)
+            metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
+                               self.device, iw_samples=0, show_progress=False,
+                               bpc=self.recipe.data.tokenizer == "char")
+        metrics = dist.broadcast(metrics)
         val = validation_loss(metrics, selection_key(self.recipe))
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: the validation loss after step {st['step']} is not finite; "
@@ -328,7 +377,8 @@ class Trainer:
         improved = val < st["best"]
         if improved:
             st["best"], st["bad_epochs"] = val, 0
-            save_weights(self.run.best, self.model, self.vocab.fingerprint)
+            if dist.ctx.main:
+                save_weights(self.run.best, self.model, self.vocab.fingerprint)
         else:
             st["bad_epochs"] += 1
         self._write_log({"kind": "valid", "step": st["step"], "epoch": st["epoch"] + 1,
