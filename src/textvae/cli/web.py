@@ -31,15 +31,24 @@ def web(runs: Path = typer.Option(Path("runs"), help="Folder of trained runs the
         port: int = typer.Option(8000, help="Port to listen on."),
         device: Optional[str] = typer.Option("cpu", help="cpu, auto, cuda or cuda:N: where the runs decode."),
         cache: int = typer.Option(4, help="Runs kept open at once."),
+        threads: int = typer.Option(0, help="CPU threads one decode may use (0: half the cores, so that decoding "
+                                            "never starves the answering of raters)."),
         ) -> None:
     """Serve the latent-space explorer (/) and the blind human-evaluation studies (/s/ID for raters, /studies for
     the organiser, who needs the token printed at start)."""
     web_modules()
     if not 0 < port < 65536:
         raise TextVAEError(f"--port: must be 1-65535, got {port}")
+    if threads < 0:
+        raise TextVAEError(f"--threads: must be >= 0, got {threads}")
     if cache < 1:
         raise TextVAEError(f"--cache: must be >= 1, got {cache}")
+    import os
+
+    import torch
     import uvicorn
+
+    torch.set_num_threads(threads if threads > 0 else max(1, (os.cpu_count() or 2) // 2))
 
     from textvae.pipeline import resolve_device
     from textvae.web import create_app

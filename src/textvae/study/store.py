@@ -169,14 +169,20 @@ class StudyStore:
 
     def next_question(self, token: str) -> Question | None:
         """The rater's first unanswered question, or None when all are answered; NotFound for an unknown token."""
+        return self.state(token)[0]
+
+    def state(self, token: str) -> tuple[Question | None, int, int]:
+        """(next question or None, answered, total) of a rater, read in one connection; NotFound for an unknown
+        token."""
         with self._connect() as db:
             (sid, kind), total, pos, item = self._assignment(db, token)
+            done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
         if item is None:
-            return None
+            return None, done, total
         swap, payload = item
         sides = [x if isinstance(x, list) else [x] for x in payload["sentences"]]
         return Question(sid, kind, pos, total, QUESTION[kind], sides[::-1] if swap else sides, payload.get("input"),
-                        CHOICES[kind])
+                        CHOICES[kind]), done, total
 
     def progress(self, token: str) -> tuple[int, int]:
         """(answered, total) questions of a rater; NotFound for an unknown token."""
@@ -190,6 +196,10 @@ class StudyStore:
     def answer(self, token: str, pos: int, choice: str) -> bool:
         """Store a rater's ``choice`` (as shown: left/right/tie, yes/no) for question ``pos``, committed before
         returning. Returns False when that question was already answered (the first answer stands)."""
+        return self.answer_progress(token, pos, choice)[0]
+
+    def answer_progress(self, token: str, pos: int, choice: str) -> tuple[bool, int, int]:
+        """:meth:`answer`, and the rater's (answered, total) after it, in the same transaction."""
         with self._transaction() as db:
             (_, kind), _, pos, item = self._assignment(db, token, pos)
             if choice not in CHOICES[kind]:
@@ -199,7 +209,9 @@ class StudyStore:
             if choice in ("left", "right"):
                 stored = payload["systems"][(choice == "right") != swap]
             cur = db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?)", (token, pos, stored, time.time()))
-            return cur.rowcount == 1
+            done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
+            total = db.execute("SELECT COUNT(*) FROM assignments WHERE rater = ?", (token,)).fetchone()[0]
+            return cur.rowcount == 1, done, total
 
     def answers(self, sid: str) -> list[dict]:
         """Every answer of study ``sid``: rater, pos, item, systems, sentences, choice (a system name, ``tie``,

@@ -192,8 +192,7 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
 
     @app.get("/r/{token}", response_class=HTMLResponse)
     def question(request: Request, token: str):
-        q = store.next_question(token)
-        done, total = store.progress(token)
+        q, done, total = store.state(token)
         if q is None:
             return page(request, "done.html", total=total)
         return page(request, "question.html", q=q, token=token, done=done)
@@ -205,14 +204,12 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
 
     @app.get("/api/r/{token}")
     def question_api(token: str):
-        q = store.next_question(token)
-        done, total = store.progress(token)
+        q, done, total = store.state(token)
         return {"answered": done, "total": total, "question": None if q is None else q.__dict__}
 
     @app.post("/api/r/{token}")
     def answer_api(token: str, req: AnswerRequest):
-        stored = store.answer(token, req.pos, req.choice)
-        done, total = store.progress(token)
+        stored, done, total = store.answer_progress(token, req.pos, req.choice)
         return {"stored": stored, "answered": done, "total": total}
 
     # ---- organiser ----------------------------------------------------------------------------------------------
