@@ -121,3 +121,10 @@ def test_bad_prepare_input_is_one_line(tmp_path, monkeypatch, args, says):
     out = runner.invoke(app, args)
     assert out.exit_code == 2 and says in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p").exists()  # a failed start leaves no folder behind
+
+
+def test_worker_processes_write_the_same_files(tmp_path):
+    corpus = write_corpus(tmp_path / "c", n_train=9000, n_eval=300)
+    prepare([str(corpus)], tmp_path / "one", DataConfig(corpus=str(corpus)), shard_sentences=2500)
+    prepare([str(corpus)], tmp_path / "two", DataConfig(corpus=str(corpus)), shard_sentences=2500, workers=2)
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")

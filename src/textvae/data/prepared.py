@@ -19,8 +19,10 @@ import gzip
 import hashlib
 import json
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -30,7 +32,7 @@ import numpy as np
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic
 from textvae.data.corpus import CORPORA, LABELS, SPLITS, corpus_labels, split_files, split_indices
 from textvae.data.tokenize import tokenize
-from textvae.data.vocab import SPECIALS, Vocab
+from textvae.data.vocab import SPECIALS, UNK, Vocab
 from textvae.errors import TextVAEError
 from textvae.progress import task
 
@@ -133,24 +135,54 @@ def split_indices_array(n: int, valid_fraction: float, test_fraction: float, see
 
 
 # ---- preparing ---------------------------------------------------------------------------------------------------
-def _tokenized(lines: Iterator[str], cfg, workers: int, chunk: int = 4096) -> Iterator[list[str]]:
-    """Tokens of each line, in order; with ``workers`` > 1 tokenized by a process pool, chunk by chunk."""
-    chunks = iter(lambda: list(islice(lines, chunk)), [])
+class _Ids(dict):
+    """token -> id, <unk> for a token out of the vocabulary (looked up in C through ``map``)."""
+
+    def __missing__(self, key: str) -> int:
+        return UNK
+
+
+_worker: dict = {}
+
+
+def _init_worker(kind: str, lower: bool, itos: list[str] | None) -> None:
+    _worker.update(kind=kind, lower=lower, ids=_Ids((t, i) for i, t in enumerate(itos)) if itos else None)
+
+
+def _count_chunk(lines: list[str]) -> tuple[Counter, int]:
+    """Token counts of some lines (the vocabulary pass)."""
+    counts: Counter = Counter()
+    for line in lines:
+        counts.update(tokenize(line, _worker["kind"], _worker["lower"]))
+    return counts, len(lines)
+
+
+def _encode_chunk(lines: list[str]) -> tuple[array, array]:
+    """The token ids of some lines, one after the other, and each line's count of them."""
+    ids, kind, lower = _worker["ids"], _worker["kind"], _worker["lower"]
+    flat, lengths = array("I"), array("I")
+    for line in lines:
+        toks = tokenize(line, kind, lower)
+        flat.extend(map(ids.__getitem__, toks))
+        lengths.append(len(toks))
+    return flat, lengths
+
+
+def _chunks(lines: Iterator[str], size: int = 4096) -> Iterator[list[str]]:
+    return iter(lambda: list(islice(lines, size)), [])
+
+
+@contextmanager
+def _pool(cfg, workers: int, itos: list[str] | None = None):
+    """``map(fn, chunks)`` over ``workers`` processes (in order), or in this one."""
+    _init_worker(cfg.tokenizer, cfg.lower, itos)
     if workers <= 1:
-        for c in chunks:
-            for line in c:
-                yield tokenize(line, cfg.tokenizer, cfg.lower)
+        yield map
         return
     import multiprocessing as mp
 
-    with mp.get_context("spawn").Pool(workers) as pool:
-        for toks in pool.imap(_tokenize_chunk, ((c, cfg.tokenizer, cfg.lower) for c in chunks)):
-            yield from toks
-
-
-def _tokenize_chunk(args: tuple[list[str], str, bool]) -> list[list[str]]:
-    lines, kind, lower = args
-    return [tokenize(line, kind, lower) for line in lines]
+    with mp.get_context("spawn").Pool(workers, _init_worker, (cfg.tokenizer, cfg.lower, itos)) as pool:
+        yield lambda fn, chunks: pool.imap(fn, chunks)
 
 
 def _sha256(path: Path) -> str:
@@ -195,43 +227,17 @@ def prepare(corpus: list[str], out: str | Path, cfg, vocab_file: str | Path | No
             vocab = given
         else:
             counts: Counter = Counter()
-            with task("vocabulary (train)", sizes["train"], "sentences") as bar:
-                for toks in _tokenized(split_lines("train"), cfg, workers):
-                    counts.update(toks)
-                    bar.advance(1)
+            with task("vocabulary (train)", sizes["train"], "sentences") as bar, _pool(cfg, workers) as run:
+                for part, n in run(_count_chunk, _chunks(split_lines("train"))):
+                    counts.update(part)
+                    bar.advance(n)
             vocab = vocab_from_counts(counts, cfg.vocab_size, cfg.min_count)
         vocab.save(out / VOCAB)
     vocab = Vocab.load(out / VOCAB)
     dtype = np.uint16 if len(vocab) <= 1 << 16 else np.uint32
-    for split in SPLITS:
-        done = state["splits"].setdefault(split, [])
-        lines = split_lines(split)
-        for _ in islice(lines, len(done) * shard_sentences):  # skip the sentences of finished shards
-            pass
-        k = len(done)
-        with task(f"prepare ({split})", sizes[split], "sentences") as bar:
-            bar.advance(len(done) * shard_sentences)
-            toks = _tokenized(lines, cfg, workers)
-            while True:
-                shard = list(islice(toks, shard_sentences))
-                if not shard:
-                    break
-                ids = [vocab.encode(t) for t in shard]
-                lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-                offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-                np.cumsum(lengths, out=offsets[1:])
-                flat = np.fromiter((i for x in ids for i in x), dtype=dtype, count=int(offsets[-1]))
-                stem = f"{split}-{k:05d}"
-                _write_array(out / f"{stem}.tok", flat)
-                _write_array(out / f"{stem}.off", offsets)
-                done.append({"stem": stem, "sentences": len(ids), "tokens": int(offsets[-1]),
-                             "unk": int(np.count_nonzero(flat == 1)),
-                             "sha256": {"tok": _sha256(out / f"{stem}.tok"), "off": _sha256(out / f"{stem}.off")}})
-                write_json_atomic(out / PROGRESS, state)
-                bar.advance(len(ids))
-                k += 1
-        if not done:
-            raise TextVAEError(f"{src.name}: the {split} split has no sentences")
+    with _pool(cfg, workers, vocab.itos) as run:
+        for split in SPLITS:
+            _prepare_split(out, split, split_lines(split), sizes[split], state, shard_sentences, dtype, run, src.name)
     if src.labelled:
         for split in SPLITS:
             from textvae.config import DataConfig
@@ -247,6 +253,38 @@ def prepare(corpus: list[str], out: str | Path, cfg, vocab_file: str | Path | No
     write_json_atomic(out / MANIFEST, manifest)
     (out / PROGRESS).unlink(missing_ok=True)
     return manifest
+
+
+def _prepare_split(out: Path, split: str, lines: Iterator[str], size: int, state: dict, shard_sentences: int,
+                   dtype, run, source: str) -> None:
+    """Write the shards of one split not written yet (``state``: the progress, updated shard by shard)."""
+    done = state["splits"].setdefault(split, [])
+    for _ in islice(lines, len(done) * shard_sentences):  # skip the sentences of finished shards
+        pass
+    k = len(done)
+    with task(f"prepare ({split})", size, "sentences") as bar:
+        bar.advance(len(done) * shard_sentences)
+        while True:
+            flat, lengths = array("I"), array("I")
+            for f, n in run(_encode_chunk, _chunks(islice(lines, shard_sentences))):
+                flat.extend(f)
+                lengths.extend(n)
+            if not lengths:
+                break
+            offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+            np.cumsum(np.frombuffer(lengths, dtype=np.uint32), out=offsets[1:])
+            flat = np.frombuffer(flat, dtype=np.uint32).astype(dtype)
+            stem = f"{split}-{k:05d}"
+            _write_array(out / f"{stem}.tok", flat)
+            _write_array(out / f"{stem}.off", offsets)
+            done.append({"stem": stem, "sentences": len(lengths), "tokens": int(offsets[-1]),
+                         "unk": int(np.count_nonzero(flat == 1)),
+                         "sha256": {"tok": _sha256(out / f"{stem}.tok"), "off": _sha256(out / f"{stem}.off")}})
+            write_json_atomic(out / PROGRESS, state)
+            bar.advance(len(lengths))
+            k += 1
+    if not done:
+        raise TextVAEError(f"{source}: the {split} split has no sentences")
 
 
 def _start(out: Path, head: dict) -> dict:
