@@ -64,11 +64,13 @@ def main() -> None:
                 expect(page.locator(f"#out-{out} p, #out-{out} li").first).not_to_have_text("working...")
             page.screenshot(path=str(ROOT / "docs" / "web_explorer.png"), full_page=True)
             page.goto(f"{url}/s/{sid}")
-            page.click("#start")
+            with page.expect_navigation():
+                page.click("#start")
             page.screenshot(path=str(ROOT / "docs" / "web_question.png"))
             for _ in range(8):
                 human_left = any(x in human for x in page.locator("#side-1 li").all_inner_texts())
-                page.click("#left" if human_left else "#right")
+                with page.expect_navigation():
+                    page.click("#left" if human_left else "#right")
             expect(page.locator("#done")).to_be_visible()
             page.goto(f"{url}/studies/{sid}/results?token={store.organiser_token}")
             expect(page.locator("#plot")).to_be_visible()

@@ -102,6 +102,12 @@ def test_the_explorer_reconstructs_interpolates_imputes_and_draws_a_canvas(site,
     page.screenshot(path=str(shots / "explorer_canvas.png"), full_page=True)
 
 
+def submit(page, selector: str) -> None:
+    """Click a button that posts its form, and wait for the page it leads to."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def test_a_rater_goes_through_a_study_and_the_organiser_reads_the_results(site, page, shots):
     url, store = site
     sid = store.create_study("groups", "people vs model", build_items("groups", SYSTEMS, group_size=5), questions=2)
@@ -110,24 +116,24 @@ def test_a_rater_goes_through_a_study_and_the_organiser_reads_the_results(site, 
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
     page.goto(f"{url}/s/{sid}")
-    page.click("#start")
+    submit(page, "#start")
     answered = 0
     while page.locator("#done").count() == 0:
         expect(page.locator("#question")).to_contain_text("written by people")
         if answered == 0:
             page.screenshot(path=str(shots / "study_question.png"), full_page=True)
         left_is_human = page.locator("#side-1").inner_text().find("people") >= 0
-        page.click("#left" if left_is_human else "#right")
+        submit(page, "#left" if left_is_human else "#right")
         answered += 1
     assert answered == 2
 
     page.goto(f"{url}/s/{sid2}")
-    page.click("#start")
+    submit(page, "#start")
     seen = set()
     while page.locator("#done").count() == 0:
         text = page.locator("#sentence").inner_text()
         seen.add(text)
-        page.click("#yes" if text.startswith("people") else "#no")
+        submit(page, "#yes" if text.startswith("people") else "#no")
         if len(seen) == 3:  # stop and come back by the same link: the next question is where the rater left off
             rater = page.url
             page.goto(url)
