@@ -175,20 +175,21 @@ def test_plot_writes_a_png_and_fails_cleanly_without_a_log(trained_run, tmp_path
 
 @pytest.mark.parametrize("module", ["textvae.cli", "textvae"])
 def test_python_m_lists_every_registered_command(module):
-    names = [c.name or c.callback.__name__ for c in app.registered_commands]
-    assert len(names) == 16
-    assert {"generate-eval", "compare", "impute", "impute-eval", "adversarial", "canvas", "corpus"} <= set(names)
+    names = [c.name or c.callback.__name__ for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    assert len(names) == 19
+    assert {"generate-eval", "compare", "impute", "impute-eval", "adversarial", "canvas", "corpus", "prepare", "web",
+            "study"} <= set(names)
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True,
                          env={**os.environ, "COLUMNS": "100"})
     listed = re.findall(r"^\W+([a-z][a-z-]+) ", out.stdout, flags=re.M)
     assert set(names) <= set(listed), set(names) - set(listed)
 
 
-def test_multi_process_launch_stops_before_writing_anything(tmp_path):
+def test_a_multi_process_launch_without_torchrun_stops_before_writing_anything(tmp_path):
     corpus = write_corpus(tmp_path / "corpus")
     recipe = write_recipe(tmp_path / "r.yaml", tiny_recipe(corpus, train={"epochs": 1}))
     proc = subprocess.run([sys.executable, "-m", "textvae.cli", "train", str(recipe), "--out", str(tmp_path / "run")],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "WORLD_SIZE": "2"})
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert "WORLD_SIZE=2" in proc.stderr and "Traceback" not in proc.stderr
+    assert "WORLD_SIZE=2 but RANK, MASTER_ADDR, MASTER_PORT not set" in proc.stderr and "torchrun" in proc.stderr
     assert not (tmp_path / "run").exists()

@@ -54,7 +54,11 @@ def setup(device: str) -> str:
         return device
     import torch.distributed as dist
 
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k)]
+    if missing:
+        raise TextVAEError(f"WORLD_SIZE={world} but {', '.join(missing)} not set: launch several processes with "
+                           f"torchrun --nproc_per_node=N -m textvae.cli train ...")
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     cuda = device.startswith("cuda")
     if cuda:
         if local >= torch.cuda.device_count():
