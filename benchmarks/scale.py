@@ -12,9 +12,10 @@ processes (torchrun, DDP over gloo) on this machine.
 3. Memory of a training process: load the training and validation splits, build the PTB VAE of Bowman et al.'s
    sizes and take 20 steps, from the prepared folder and from the text (under an address-space limit of
    ``--text-limit-gb``: the text path holds every sentence as Python lists).
-4. Training speed on prepared PTB, side by side: one process with 2 threads and batches of 32, against 2 processes
-   (torchrun --standalone, gloo) with 1 thread and batches of 16 each (the same global batch of 32); and what one
-   gradient all-reduce of the model costs between the 2 processes.
+4. Training speed on prepared PTB, side by side: one process with batches of 32, against 2 processes (torchrun
+   --standalone, gloo) with batches of 16 each (the same global batch of 32), one intra-op thread per process
+   (so that 2 processes use the 2 cores one process leaves idle); and what one gradient all-reduce of the model
+   costs between the 2 processes.
 5. A projection of one Book-Corpus-sized epoch on 8 GPUs, from the model's FLOPs per token (counted by
    torch.utils.flop_counter on one training step) and stated assumptions: no GPU was lent to this project.
 
@@ -42,6 +43,13 @@ RECIPE = ROOT / "recipes" / "bowman2016" / "ptb_vae.yaml"
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB: VmHWM (ru_maxrss would count the parent's memory at the fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -108,10 +116,11 @@ def child_allreduce(numel: int, reps: int = 20) -> dict:
     tic = time.perf_counter()
     for _ in range(reps):
         dist.all_reduce(x)
-    ms = (time.perf_counter() - tic) / reps * 1000
+    ms = torch.tensor([(time.perf_counter() - tic) / reps * 1000])
+    dist.all_reduce(ms, op=dist.ReduceOp.MAX)
     rank = dist.get_rank()
     dist.destroy_process_group()
-    return {"rank": rank, "ms": ms, "numel": numel}
+    return {"ms": float(ms), "numel": numel, "ranks": 2} if rank == 0 else None  # rank 0 alone prints
 
 
 def run_child(*args: str, torchrun: int = 0) -> dict:
@@ -122,8 +131,7 @@ def run_child(*args: str, torchrun: int = 0) -> dict:
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TEXTVAE_PROGRESS": "0"})
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-3000:]}")
-    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    return rows[0] if len(rows) == 1 else {"ranks": rows}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # ---- the corpus --------------------------------------------------------------------------------------------------
@@ -160,17 +168,17 @@ def train_speed(prepared: Path, nproc: int, steps: int) -> dict:
     per_rank = 32 // nproc
     sets = [f"data.corpus={prepared}", "data.vocab_size=20000", f"data.batch_size={per_rank}",
             f"train.max_steps={steps}", f"train.log_every={steps // 2}", "train.epochs=1",
-            f"train.threads={2 // nproc}", "eval.iw_samples=0", "train.checkpoint_every=100000"]
+            "train.threads=1", "eval.iw_samples=0", "train.checkpoint_every=100000"]
     args = ["train", str(RECIPE), "--out", str(out), *[x for s in sets for x in ("--set", s)]]
     cmd = [sys.executable, "-m", "textvae.cli", *args]
     if nproc > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m",
                "textvae.cli", *args]
-    env = {**os.environ, "TEXTVAE_PROGRESS": "0", "OMP_NUM_THREADS": str(2 // nproc)}
+    env = {**os.environ, "TEXTVAE_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
     subprocess.run(cmd, check=True, capture_output=True, env=env)
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     last = [x for x in lines if x["kind"] == "train"][-1]  # the second half of the steps (the first warms up)
-    return {"processes": nproc, "batch_per_rank": per_rank, "threads_per_rank": 2 // nproc,
+    return {"processes": nproc, "batch_per_rank": per_rank, "threads_per_rank": 1,
             "tokens_per_s": last["tokens_per_s"],
             "step_ms": 1000 * last["tokens"] / last["tokens_per_s"] / (steps // 2)}
 
@@ -204,7 +212,9 @@ def main() -> None:
         fn = {"prepare": lambda: child_prepare(args[0], args[1], int(args[2])),
               "train-memory": lambda: child_train_memory(args[0], float(args[1])),
               "allreduce": lambda: child_allreduce(int(args[0]))}[kind]
-        print(json.dumps(fn()), flush=True)
+        got = fn()
+        if got is not None:
+            print(json.dumps(got), flush=True)
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sentences", type=int, default=10_000_000)
@@ -296,8 +306,7 @@ def markdown(r: dict) -> str:
     m, c = r["machine"], r["corpus"]
     pp, pb, mp, mt = r["prepare_ptb"], r["prepare_big"], r["memory_prepared"], r["memory_text"]
     s1, s2, p = r["speed_1"], r["speed_2"], r["projection"]
-    ar = r["allreduce"]["ranks"] if "ranks" in r["allreduce"] else [r["allreduce"]]
-    ar_ms = max(x["ms"] for x in ar)
+    ar_ms = r["allreduce"]["ms"]
     text_row = (f"{mt['peak_rss_mb']:,.0f} MB (loaded {mt.get('sentences', 0):,} sentences in "
                 f"{mt.get('load_seconds', 0):.0f} s)" if mt["fits"] else
                 f"did not fit: MemoryError under the {r.get('text_limit_gb', 10):.0f} GB address-space limit, "
@@ -344,9 +353,9 @@ def markdown(r: dict) -> str:
         f"2 processes / 1: {s2['tokens_per_s'] / s1['tokens_per_s']:.2f}x. What limits the 2-process figure: "
         f"each of its steps adds one all-reduce of the {r['flops']['params']:,} gradients "
         f"({r['flops']['params'] * 4 / 1e6:.0f} MB in fp32) over gloo, measured alone at {ar_ms:.1f} ms "
-        f"({ar_ms / s2['step_ms']:.0%} of its step), and the two processes share the machine's "
-        f"{m['cpu_count']} cores that the single process uses as 2 intra-op threads. DDP pays off with one "
-        "process per GPU or per machine; on one small CPU it is for testing the multi-process path.",
+        f"({ar_ms / s2['step_ms']:.0%} of its step), and the {m['cpu_count']} cores are shared with whatever else "
+        "runs (the load average above). With one thread per process the second process adds a core; DDP pays off "
+        "with one process per GPU or per machine.",
         "",
         "## Projection: one Book-Corpus-sized epoch on 8 GPUs",
         "",

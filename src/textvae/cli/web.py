@@ -17,7 +17,7 @@ def web_modules() -> None:
     try:
         import fastapi  # noqa: F401
         import jinja2  # noqa: F401
-        import multipart  # noqa: F401
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise TextVAEError(f"textvae web needs the web extra: pip install 'textvae[web]' ({exc.name} is missing)") \

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -414,9 +413,3 @@ def prepared_labels(folder: str | Path, split: str) -> list[str] | None:
     path = Path(folder) / f"{split}.labels"
     return path.read_text(encoding="utf-8").splitlines() if path.is_file() else None
 
-
-def rss_mb() -> float:
-    """Peak resident memory of this process so far, MB (Linux: ru_maxrss in KB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if os.name == "posix" else float("nan")
