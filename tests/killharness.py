@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-TIMING = {"tokens_per_s", "seconds", "time", "train_seconds", "run"}
+TIMING = {"tokens_per_s", "seconds", "time", "train_seconds", "run", "flops_per_token", "gflops", "peak_gflops",
+          "utilisation"}
 
 
 def _command(recipe: Path, run: Path) -> list[str]:

@@ -219,6 +219,7 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("train.threads", t.threads, t.threads >= 0, ">= 0 (0: torch's default)"),
         ("train.checkpoint_every", t.checkpoint_every, t.checkpoint_every >= 1, ">= 1"),
         ("train.log_every", t.log_every, t.log_every >= 1, ">= 1"),
+        ("train.accumulate", t.accumulate, t.accumulate >= 1, ">= 1"),
         ("train.device", t.device, bool(DEVICE.match(t.device)), "auto, cpu, cuda, cuda:N or mps"),
         ("eval.iw_samples", e.iw_samples, e.iw_samples >= 0, ">= 0 (0: no nll_iw)"),
         ("eval.iw_tokens", e.iw_tokens, e.iw_tokens >= 1, ">= 1"),

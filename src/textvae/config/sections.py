@@ -153,6 +153,10 @@ class TrainConfig:
     epochs: int = 30
     max_steps: int = 0
     """Stop after this many optimiser steps (0: no limit)."""
+    accumulate: int = 1
+    """Batches per optimiser step (gradient accumulation): each step's batch of batch_size x accumulate sentences
+    (bucketed as one) is split into ``accumulate`` parts whose gradients add up, so that it needs the memory of
+    one part. With deterministic models the result equals one batch of batch_size x accumulate."""
     clip_grad: float = 5.0
     """Max global gradient norm (0: no clipping)."""
     clip_value: float = 0.0

@@ -83,3 +83,15 @@ def iterate_batches(seqs: list[list[int]], batches: list[list[int]], start: int 
     for pos in range(start, len(batches)):
         idx = batches[pos]
         yield pos, make_batch([seqs[i] for i in idx], idx)
+
+
+def iterate_steps(seqs, batches: list[list[int]], parts: int = 1, start: int = 0):
+    """Yield (position, [Batch, ...]) for ``batches[start:]``, each split into ``parts`` contiguous near-equal
+    Batches (gradient accumulation; fewer when a batch has fewer sentences)."""
+    for pos in range(start, len(batches)):
+        idx = batches[pos]
+        if parts == 1:
+            yield pos, [make_batch([seqs[i] for i in idx], idx)]
+            continue
+        chunks = [c.tolist() for c in np.array_split(np.asarray(idx), min(parts, len(idx)))]
+        yield pos, [make_batch([seqs[i] for i in c], c) for c in chunks]

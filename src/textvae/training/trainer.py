@@ -3,6 +3,7 @@ resumable checkpoints (bitwise-identical resume on CPU), JSON-lines log and opti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -17,7 +18,7 @@ import torch
 from textvae import distributed as dist
 from textvae.atomic import to_json, write_text_atomic
 from textvae.config import Recipe, TrainConfig
-from textvae.data.batching import Batch, bucket_order, iterate_batches
+from textvae.data.batching import Batch, bucket_order, iterate_steps
 from textvae.data.corpus import Split
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
@@ -34,6 +35,7 @@ from textvae.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from textvae.training.flops import count_flops, matmul_peak
 
 
 def seed_everything(seed: int) -> None:
@@ -79,18 +81,32 @@ def clip_gradients(params, max_norm: float) -> None:
         torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
 
 
-def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Optimizer, batch: Batch, step: int,
-               clip_grad: float, autocast, clip_value: float = 0.0, forward=None) -> dict:
-    """One optimiser step on ``batch``; returns the objective's logged values (tensors, not synced).
+def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Optimizer, batch: Batch | list[Batch],
+               step: int, clip_grad: float, autocast, clip_value: float = 0.0, forward=None) -> dict:
+    """One optimiser step on ``batch`` (or on the parts of one, their gradients accumulated, each weighted by its
+    share of the sentences); returns the objective's logged values (tensors, not synced).
 
     ``clip_value`` > 0 clamps every gradient element to [-clip_value, clip_value]; then ``clip_grad`` > 0
     rescales the gradients to a global norm of at most ``clip_grad``. ``forward(batch, step)``, where given,
     computes (loss, logs) instead of ``objective(model, ...)``: the DDP-wrapped pair, whose backward averages the
-    gradients over ranks."""
-    with autocast:
-        loss, logs = forward(batch, step) if forward is not None else objective(model, batch, step)
+    gradients over ranks (once per step: the parts before the last skip the synchronisation)."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    if isinstance(batch, Batch):
+        with autocast:
+            loss, logs = forward(batch, step) if forward is not None else objective(model, batch, step)
+        loss.backward()
+    else:
+        total, logs = sum(b.size for b in batch), {}
+        for i, part in enumerate(batch):
+            last = i == len(batch) - 1
+            sync = contextlib.nullcontext() if forward is None or last else forward.no_sync()
+            with sync:
+                with autocast:
+                    loss, part_logs = forward(part, step) if forward is not None else objective(model, part, step)
+                share = part.size / total
+                (loss * share).backward()
+            for k, v in part_logs.items():
+                logs[k] = logs.get(k, 0.0) + v.detach() * share
     params = [p for group in optimizer.param_groups for p in group["params"]]
     if clip_value > 0:
         torch.nn.utils.clip_grad_value_(params, clip_value)
@@ -154,6 +170,8 @@ class Trainer:
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
                       "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1, "world": dist.ctx.world}
         self.window = _new_window()  # the log line being averaged: sums of logged values, steps, tokens, seconds
+        self.flops_per_token: float | None = None  # counted on this process's first step
+        self.peak_flops: float | None = None  # measured when training starts
         self.saved_step = 0
         self._unchecked: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked for finiteness
         self._signal: int | None = None
@@ -275,6 +293,7 @@ class Trainer:
             self.writer = SummaryWriter(str(self.run.path / "tensorboard"))
         train = self.splits["train"]
         autocast = torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=t.bf16)
+        self.peak_flops = matmul_peak(self.device, torch.bfloat16 if t.bf16 else torch.float32)
         if not self.run.checkpoint.exists():
             self.save()  # a run killed before its first periodic checkpoint still resumes
         handlers = {}
@@ -288,7 +307,7 @@ class Trainer:
                         train.ids = train.refresh(epoch)
                     # global batches of batch_size x ranks sentences; each rank takes its share
                     batches = dist.rank_batches(bucket_order(train.lengths(), self.recipe.data.batch_size *
-                                                             dist.ctx.world, True, t.seed, epoch))
+                                                             dist.ctx.world * t.accumulate, True, t.seed, epoch))
                     task = bar.add_task(f"epoch {epoch + 1}/{t.epochs}", total=len(batches),
                                         completed=self.state["position"], rate="")
                     if not (t.max_steps and self.state["step"] >= t.max_steps):  # else only its validation is due
@@ -305,12 +324,21 @@ class Trainer:
         """Train from ``state['position']`` to the end of the epoch, or to the step cap."""
         t, st = self.recipe.train, self.state
         self.model.train()
-        for pos, batch in iterate_batches(self.splits["train"].ids, batches, st["position"]):
+        for pos, parts in iterate_steps(self.splits["train"].ids, batches, t.accumulate, st["position"]):
             step_tic = time.perf_counter()
-            n_tok = batch.n_tokens  # counted on the CPU copy: no device sync per step
-            batch = batch.to(self.device)
-            logs = train_step(self.model, self.objective, self.optimizer, batch, st["step"], t.clip_grad, autocast,
-                              t.clip_value, self.forward)
+            n_tok = sum(b.n_tokens for b in parts)  # counted on the CPU copy: no device sync per step
+            parts = [b.to(self.device) for b in parts]
+            batch = parts[0] if len(parts) == 1 else parts
+
+            def step(batch=batch):
+                return train_step(self.model, self.objective, self.optimizer, batch, st["step"], t.clip_grad,
+                                  autocast, t.clip_value, self.forward)
+
+            if self.flops_per_token is None:  # the first step of this process, counted (the same numbers)
+                logs, flops = count_flops(step)
+                self.flops_per_token = flops / max(n_tok, 1)
+            else:
+                logs = step()
             st["step"] += 1
             st["position"] = pos + 1
             seconds = time.perf_counter() - step_tic
@@ -346,6 +374,12 @@ class Trainer:
                   **{k: float(v) / w["steps"] for k, v in zip(keys, total[:-1].tolist(), strict=True)},
                   "lr": self.optimizer.param_groups[0]["lr"], "tokens": int(total[-1]),
                   "tokens_per_s": float(total[-1]) / max(seconds, 1e-9), "time": time.time()}
+        if self.flops_per_token and self.peak_flops:
+            # model FLOPs per token (counted on the first step, padding included) and utilisation of the peak
+            # measured at start, per process
+            achieved = record["tokens_per_s"] / dist.ctx.world * self.flops_per_token
+            record.update(flops_per_token=self.flops_per_token, gflops=achieved / 1e9,
+                          peak_gflops=self.peak_flops / 1e9, utilisation=achieved / self.peak_flops)
         self._write_log(record)
         shown = f"objective {record['loss']:.2f}" + (f"  neg_elbo {record['neg_elbo']:.2f}"
                                                      if "kl" in record else "")
