@@ -208,3 +208,27 @@ def test_decode_clamps_to_the_decoders_max_len(make_model, method):
     assert all(len(s) >= 39 for s in decode(model, z, opts))  # beam closes with </s> at max_len
     model.decoder.max_len = 6  # a decoder that can score at most 6 positions (</s> included)
     assert all(len(s) <= 6 for s in decode(model, z, opts))
+
+
+@pytest.mark.parametrize("n_best", [1, 3])
+@pytest.mark.parametrize("with_forced", [False, True])
+def test_settled_sentences_leave_the_search_without_changing_it(make_model, monkeypatch, n_best, with_forced):
+    """Dropping a sentence once its n_best ended hypotheses beat every open one gives exactly the output of
+    searching until every hypothesis has ended (the reference: _settled replaced by 'all ended')."""
+    import textvae.decoding.beam as beam_mod
+
+    model = _peaked_model(make_model, 7, vocab_size=12, eos_bias=0.5)
+    z = _codes(12, 7)
+    forced = None
+    if with_forced:
+        forced = torch.full((12, 4), -1)
+        forced[::2, 3] = 6  # half the sentences must have word 6 at position 3
+    early = beam_search(model, z, width=5, max_len=25, n_best=n_best, forced=forced)
+    calls = []
+    real = beam_mod._settled
+    monkeypatch.setattr(beam_mod, "_settled", lambda s, f, n: calls.append(real(s, f, n)) or f.all(1))
+    full = beam_search(model, z, width=5, max_len=25, n_best=n_best, forced=forced)
+    # the set-up bites: some sentence settles while others still search
+    assert any(bool(c.any()) and not bool(c.all()) for c in calls)
+    assert early.tokens == full.tokens
+    assert torch.equal(early.scores, full.scores) and torch.equal(early.lengths, full.lengths)

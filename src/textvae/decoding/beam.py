@@ -69,12 +69,24 @@ def _extensions(logp: torch.Tensor, scores: torch.Tensor, t: int, max_len: int, 
     return logp.add_(scores.unsqueeze(-1))
 
 
+def _settled(scores: torch.Tensor, finished: torch.Tensor, n_best: int) -> torch.Tensor:
+    """(B,) sentences whose result can no longer change: every hypothesis has ended, or the ``n_best``-th best
+    ended one scores above every open one. Without a length penalty an open hypothesis' score only falls (each
+    token adds a log-probability <= 0), so none can overtake it: stopping there changes no output."""
+    neg = torch.tensor(float("-inf"), device=scores.device)
+    ended = torch.where(finished, scores, neg).topk(n_best, dim=1).values[:, -1]
+    best_open = torch.where(finished, neg, scores).amax(1)
+    return finished.all(1) | (ended > best_open)
+
+
 def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len: int = 50, batch_size: int = 1,
                 length_penalty: float = 0.0, ban_unk: bool = False, forced: torch.Tensor | None = None,
                 n_best: int = 1) -> Hypotheses:
     """Beam search from codes z (B, Z) (``batch_size`` rows without z). ``forced`` (B, T) long: the token
     the hypothesis must emit at output position t (0-based; </s> allowed), -1 where free. Stops as soon as
-    every hypothesis has ended. Returns the ``n_best`` (<= width) hypotheses per sentence."""
+    every hypothesis has ended; without a length penalty a sentence leaves the search as soon as its ``n_best``
+    ended hypotheses beat every open one (the output is the same as searching to the end, sooner). Returns the
+    ``n_best`` (<= width) hypotheses per sentence."""
     if not 1 <= n_best <= width:
         raise ValueError(f"n_best must be in 1..width={width}, got {n_best}")
     banned = banned_tokens(ban_unk)
@@ -93,12 +105,15 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
         lengths = torch.zeros(B, width, dtype=torch.long, device=device)
         history = torch.zeros(B, width, 0, dtype=torch.long, device=device)
         offsets = (torch.arange(B, device=device) * width).unsqueeze(1)
+        rows = torch.arange(B, device=device)  # the sentences still searched (original indices)
+        out_scores, out_lengths = torch.empty_like(scores), torch.empty_like(lengths)
+        out_history: list[torch.Tensor | None] = [None] * B
         for t in range(max_len):
             logits, state = model.decoder.step(tok, state, zr)
-            logp = logits.float().log_softmax(-1).view(B, width, -1)
+            logp = logits.float().log_softmax(-1).view(len(rows), width, -1)
             V = logp.shape[-1]
             ext = _extensions(logp, scores, t, max_len, banned, forced, last, finished)
-            scores, idx = ext.view(B, -1).topk(width, dim=-1)
+            scores, idx = ext.view(len(rows), -1).topk(width, dim=-1)
             beam, tok2 = idx // V, idx % V
             history = torch.cat([history.gather(1, beam.unsqueeze(-1).expand(-1, -1, t)), tok2.unsqueeze(-1)], -1)
             was_done = finished.gather(1, beam)
@@ -106,8 +121,30 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
             finished = was_done | (tok2 == EOS) | torch.isinf(scores)  # -inf: no live hypothesis in this slot
             state = model.decoder.reorder_state(state, (beam + offsets).view(-1))
             tok = tok2.view(-1)
-            if bool(finished.all()):
-                break
+            done = _settled(scores, finished, n_best) if not length_penalty else finished.all(1)
+            if bool(done.any()):
+                for i, r in zip(done.nonzero()[:, 0].tolist(), rows[done].tolist(), strict=True):
+                    out_history[r] = history[i]
+                out_scores[rows[done]], out_lengths[rows[done]] = scores[done], lengths[done]
+                keep = (~done).nonzero()[:, 0]
+                if not len(keep):
+                    break
+                # drop the settled sentences from the search: the rest decode as before, on fewer rows
+                flat = (keep.unsqueeze(1) * width + torch.arange(width, device=device)).view(-1)
+                rows, scores, finished, lengths, history = (rows[keep], scores[keep], finished[keep], lengths[keep],
+                                                            history[keep])
+                state, tok = model.decoder.reorder_state(state, flat), tok[flat]
+                zr = zr[flat] if zr is not None else None
+                offsets = offsets[: len(keep)]
+                if forced is not None:
+                    forced, last = forced[keep], last[keep]
+        else:  # max_len reached: every hypothesis has been closed with </s>
+            for i, r in enumerate(rows.tolist()):
+                out_history[r] = history[i]
+            out_scores[rows], out_lengths[rows] = scores, lengths
+        scores, lengths = out_scores, out_lengths
+        n = max(h.shape[-1] for h in out_history)
+        history = torch.stack([torch.nn.functional.pad(h, (0, n - h.shape[-1]), value=EOS) for h in out_history])
         key = scores / lengths.clamp(min=1).float() ** length_penalty if length_penalty else scores
         order = key.argsort(dim=-1, descending=True)[:, :n_best]
         scores, lengths = scores.gather(1, order), lengths.gather(1, order)
