@@ -62,7 +62,13 @@ def _convert(value: Any, tp: Any, where: str, source: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _convert(value, inner[0], where, source)
+        for i, a in enumerate(inner):
+            try:
+                return _convert(value, a, where, source)
+            except TextVAEError:
+                if i == len(inner) - 1:
+                    raise TextVAEError(f"{source}: '{where}' must be "
+                                       f"{' or '.join(_type_name(a) for a in inner)}, got {value!r}") from None
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp in (int, float, str, bool) and (type(value) is not tp):

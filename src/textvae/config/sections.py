@@ -176,8 +176,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     """auto (CUDA when present), cpu, cuda, cuda:N."""
-    bf16: bool = False
-    """bfloat16 autocast for the forward pass."""
+    bf16: bool | Literal["auto"] = False
+    """bfloat16 autocast for the forward pass. auto: time one training pass both ways when the run starts and use
+    bf16 only when it takes under 0.9 of fp32's time (the choice is logged and kept on resume)."""
     threads: int = 0
     """torch CPU threads (0: torch default)."""
     checkpoint_every: int = 200

@@ -18,7 +18,7 @@ import torch
 from textvae import distributed as dist
 from textvae.atomic import to_json, write_text_atomic
 from textvae.config import Recipe, TrainConfig
-from textvae.data.batching import Batch, bucket_order, iterate_steps
+from textvae.data.batching import Batch, bucket_order, iterate_steps, make_batch
 from textvae.data.corpus import Split
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
@@ -36,6 +36,7 @@ from textvae.training.checkpoint import (
     set_rng_state,
 )
 from textvae.training.flops import count_flops, matmul_peak
+from textvae.training.precision import choose_bf16
 
 
 def seed_everything(seed: int) -> None:
@@ -168,10 +169,12 @@ class Trainer:
         # train_seconds / train_tokens: wall time and target tokens of optimiser steps, summed over resumes;
         # valid_step: the step of the last end-of-epoch validation (the step cap counts once it has run)
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
-                      "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1, "world": dist.ctx.world}
+                      "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1, "world": dist.ctx.world,
+                      "bf16": None}  # bf16: the precision train.bf16 auto chose (kept on resume)
         self.window = _new_window()  # the log line being averaged: sums of logged values, steps, tokens, seconds
         self.flops_per_token: float | None = None  # counted on this process's first step
         self.peak_flops: float | None = None  # measured when training starts
+        self._bf16: bool | None = None  # the precision this process trains in, decided when training starts
         self.saved_step = 0
         self._unchecked: list[tuple[int, torch.Tensor]] = []  # (step, loss) not yet checked for finiteness
         self._signal: int | None = None
@@ -188,7 +191,7 @@ class Trainer:
         st = self.state
         return {"params": self.model.n_params, "steps": st["step"], "epochs": st["epoch"],
                 "train_seconds": st["train_seconds"],
-                "train_tokens": st["train_tokens"],
+                "train_tokens": st["train_tokens"], "bf16": self._bf16,
                 "tokens_per_s": st["train_tokens"] / max(st["train_seconds"], 1e-9)}
 
     # -- checkpoints ---------------------------------------------------------------------------------
@@ -221,7 +224,7 @@ class Trainer:
                                f"torchrun, or with --nproc_per_node=1")
         set_rng_state(ckpt["rng_ranks"][dist.ctx.rank] if dist.ctx.distributed else ckpt["rng"])
         # checkpoints of textvae 0.1 have no window and no valid_step (they validated at every epoch boundary)
-        defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1, "world": 1}
+        defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1, "world": 1, "bf16": None}
         self.state = {k: ckpt[k] if k in ckpt else defaults[k] for k in self.state}
         self.window = ckpt.get("window") or _new_window()
         self.saved_step = self.state["step"]
@@ -292,8 +295,9 @@ class Trainer:
 
             self.writer = SummaryWriter(str(self.run.path / "tensorboard"))
         train = self.splits["train"]
-        autocast = torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=t.bf16)
-        self.peak_flops = matmul_peak(self.device, torch.bfloat16 if t.bf16 else torch.float32)
+        bf16 = self._bf16 = self._precision()
+        autocast = torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=bf16)
+        self.peak_flops = matmul_peak(self.device, torch.bfloat16 if bf16 else torch.float32)
         if not self.run.checkpoint.exists():
             self.save()  # a run killed before its first periodic checkpoint still resumes
         handlers = {}
@@ -319,6 +323,33 @@ class Trainer:
                 signal.signal(sig, handler)
             if self.writer is not None:
                 self.writer.close()
+
+    def _precision(self) -> bool:
+        """Whether to train under bf16 autocast: train.bf16 when it is true or false; with auto, the choice made
+        at the run's start (kept in the checkpoint), or a probe of one training pass both ways (rank 0's choice
+        for every rank)."""
+        setting = self.recipe.train.bf16
+        if setting == "auto" and self.state["bf16"] is not None:
+            return self.state["bf16"]
+        train = self.splits["train"]
+        idx = list(range(min(self.recipe.data.batch_size, len(train.ids))))
+        batch = make_batch([train.ids[i] for i in idx], idx).to(self.device)
+        kind = torch.device(self.device).type
+
+        def one_pass(bf16: bool) -> None:  # forward and backward, no optimiser step, gradients dropped
+            self.model.train()
+            with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
+                loss, _ = self.objective(self.model, batch, self.state["step"])
+            loss.backward()
+            self.optimizer.zero_grad(set_to_none=True)
+
+        use, why = choose_bf16(setting, one_pass, self.device)
+        use = dist.broadcast(use)
+        if setting == "auto":
+            self.state["bf16"] = use
+            if dist.ctx.main:
+                self.log(why)
+        return use
 
     def _epoch(self, batches, autocast, bar, task) -> None:
         """Train from ``state['position']`` to the end of the epoch, or to the step cap."""
