@@ -50,6 +50,12 @@ def test_rank_batches_are_disjoint_cover_the_epoch_and_take_equal_steps(monkeypa
     assert len({len(s) for s in shares}) == 1 and all(len(b) >= 1 for s in shares for b in s)
     seen = [i for s in shares for b in s for i in b]
     assert len(seen) == len(set(seen)) and set(seen) == set(range(203))  # the last batch has 11 >= 3 sentences
+    # the view over one index array gives the shares the plain lists give; the short last batch (5 < 7) is left out
+    batches = bucket_order(lengths, 66, True, seed=1, epoch=0)  # 203 = 3 x 66 + 5
+    for rank in range(7):
+        monkeypatch.setattr(dist, "ctx", dist.Context(rank=rank, world=7))
+        view, plain = dist.rank_batches(batches), dist.rank_batches(list(batches))
+        assert list(view) == plain and len(view) == len(plain) == 3 and view[-1] == plain[-1]
 
 
 def test_two_ranks_end_where_one_process_with_the_same_global_batch_ends(tmp_path):
@@ -75,6 +81,27 @@ def test_two_ranks_end_where_one_process_with_the_same_global_batch_ends(tmp_pat
     steps = [json.loads(x)["step"] for x in lines if json.loads(x)["kind"] == "train"]
     assert steps == sorted(set(steps)) and steps[-1] == 16  # 2 epochs of 8 global batches
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "one", "one.yaml", "two", "two.yaml"]
+
+
+def test_two_ranks_evaluate_a_split_as_one_process_does(tmp_path):
+    """Validation and the final test evaluation are shared among ranks (each its share of the batches, every
+    batch with its own random streams): the 2-rank figures equal those of one process on the same weights."""
+    corpus = write_corpus(tmp_path / "c", n_train=32, n_eval=23)
+    raw = tiny_recipe(corpus, data={"batch_size": 4, "eval_batch_size": 4}, train={"epochs": 1},
+                      eval={"iw_samples": 7})
+    _torchrun(2, str(write_recipe(tmp_path / "r.yaml", raw)), "--out", str(tmp_path / "run"))
+    two = json.loads((tmp_path / "run" / "eval_test.json").read_text())
+    from typer.testing import CliRunner
+
+    from textvae.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    one = json.loads(result.output)
+    assert one["sentences"] == two["sentences"] == 23 and one["tokens"] == two["tokens"]
+    for k in ("rec", "kl", "neg_elbo", "nll_iw", "mi", "ppl_iw"):
+        assert two[k] == pytest.approx(one[k], rel=1e-6), k
+    assert one["au"] == two["au"] and one["mu_hist"] == two["mu_hist"] and one["iw_samples"] == 7
 
 
 def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(tmp_path):
@@ -105,3 +132,53 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(tmp_path)
     out = subprocess.run([sys.executable, "-m", "textvae.cli", "train", "--resume", str(tmp_path / "cut")],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "written by 2 process(es)" in out.stderr
+
+
+def _fake_launch(monkeypatch, cuda_devices: int, nccl: bool) -> dict:
+    """torchrun's environment for rank 1 of 2 and a machine with ``cuda_devices`` GPUs, the process group recorded
+    instead of joined."""
+    joined: dict = {}
+    for k, v in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": "29999"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_devices > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda_devices)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: joined.setdefault("set_device", i))
+    monkeypatch.setattr(torch_distributed, "is_nccl_available", lambda: nccl)
+    monkeypatch.setattr(torch_distributed, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch_distributed, "init_process_group",
+                        lambda backend, rank, world_size: joined.update(backend=backend, rank=rank, world=world_size))
+    monkeypatch.setattr(dist, "ctx", dist.Context())
+    return joined
+
+
+def test_a_cuda_machine_gets_nccl_and_one_gpu_per_local_rank(monkeypatch):
+    from textvae.pipeline import resolve_device
+
+    joined = _fake_launch(monkeypatch, cuda_devices=2, nccl=True)
+    device = dist.setup(resolve_device("auto"))  # what training does: auto finds CUDA, then the rank's GPU
+    assert device == "cuda:1" and joined == {"set_device": 1, "backend": "nccl", "rank": 1, "world": 2}
+    assert dist.ctx.backend == "nccl" and dist.comm_device(device) == "cuda:1"
+
+
+def test_a_cpu_machine_gets_gloo(monkeypatch):
+    joined = _fake_launch(monkeypatch, cuda_devices=0, nccl=True)
+    assert dist.setup("cpu") == "cpu" and joined["backend"] == "gloo" and "set_device" not in joined
+    assert dist.comm_device("cpu") == "cpu"
+
+
+def test_more_ranks_than_gpus_is_a_one_line_error(monkeypatch):
+    from textvae.errors import TextVAEError
+
+    _fake_launch(monkeypatch, cuda_devices=1, nccl=True)
+    with pytest.raises(TextVAEError, match="LOCAL_RANK=1: this machine has 1 CUDA device"):
+        dist.setup("cuda")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2 or not torch_distributed.is_nccl_available(),
+                    reason="needs 2 CUDA devices and NCCL")
+def test_two_gpus_train_with_nccl(tmp_path):
+    corpus = write_corpus(tmp_path / "c", n_train=64)
+    raw = tiny_recipe(corpus, train={"epochs": 1, "device": "cuda"}, eval={"iw_samples": 3})
+    out = _torchrun(2, str(write_recipe(tmp_path / "r.yaml", raw)), "--out", str(tmp_path / "run"))
+    assert "x 2 ranks (nccl)" in out.stdout and (tmp_path / "run" / "report.json").is_file()

@@ -104,7 +104,7 @@ def any_rank(flag: bool, device: str = "cpu") -> bool:
     """Whether ``flag`` is true on any rank (one tiny all-reduce)."""
     if not ctx.distributed:
         return flag
-    return bool(all_sum(torch.tensor([float(flag)], device=_comm_device(device))).item() > 0)
+    return bool(all_sum(torch.tensor([float(flag)], device=comm_device(device))).item() > 0)
 
 
 def gather(obj):
@@ -129,7 +129,8 @@ def broadcast(obj):
     return box[0]
 
 
-def _comm_device(device: str) -> str:
+def comm_device(device: str) -> str:
+    """Where tensors for collectives live: ``device`` under NCCL, the CPU under gloo."""
     return device if ctx.backend == "nccl" else "cpu"
 
 
@@ -141,4 +142,6 @@ def rank_batches(batches: list[list[int]]) -> list[list[int]]:
     step the others do not take."""
     if not ctx.distributed:
         return batches
+    if hasattr(batches, "share"):  # textvae.data.batching.Batches: a view, nothing copied
+        return batches.share(ctx.rank, ctx.world)
     return [np.array_split(np.asarray(b), ctx.world)[ctx.rank].tolist() for b in batches if len(b) >= ctx.world]

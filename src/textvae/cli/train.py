@@ -21,11 +21,13 @@ def check_iw_samples(k: int | None) -> None:
 
 def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None) -> tuple[object, dict]:
     """The session of a run and its metrics on ``split``, saved to RUN/eval_SPLIT.json."""
+    from textvae import distributed as dist
     from textvae.session import evaluate_split, open_run
 
     s = open_run(run, device)
-    metrics = evaluate_split(s, split, iw_samples)
-    write_json_atomic(run / f"eval_{split}.json", metrics)
+    metrics = evaluate_split(s, split, iw_samples)  # under torchrun: every rank its share, the main rank writes
+    if dist.ctx.main:
+        write_json_atomic(run / f"eval_{split}.json", metrics)
     return s, metrics
 
 
@@ -62,12 +64,14 @@ def train(
                            f"resume with `textvae train --resume {exc.run.path}` (under torchrun: the same launch "
                            f"with --resume)", err=True)
             raise typer.Exit(128 + exc.signum) from None
+        dist.barrier()  # the main rank has written the best weights
+        # the final test evaluation: every rank its share of the batches; the showcase and report: the main rank's
+        s, report = _evaluate(trainer.run.path, "test", iw_samples, trainer.device)
     finally:
         main = dist.ctx.main
         dist.teardown()
-    if not main:  # the final test evaluation and the report: the main rank's
+    if not main:
         return
-    s, report = _evaluate(trainer.run.path, "test", iw_samples, device)
     typer.echo(format_metrics(report))
     typer.echo(format_showcase(showcase(s, "test", s.recipe.eval.n_samples, s.recipe.eval.seed)))
     report.update(trainer.summary())

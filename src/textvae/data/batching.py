@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,25 +58,58 @@ def make_batch(seqs: list[list[int]], index: list[int]) -> Batch:
     return Batch(inp, tgt, lengths, torch.tensor(index, dtype=torch.long))
 
 
-def bucket_order(lengths: list[int], batch_size: int, shuffle: bool, seed: int = 0, epoch: int = 0) -> list[list[int]]:
-    """Split sentence indices into batches of similar length.
+class Batches(Sequence):
+    """Batches of sentence indices as slices of one index array: ``batches[k]`` is batch k as a list of ints.
+    Memory is 8 bytes a sentence (lists of Python ints cost about 75), which matters at tens of millions of
+    sentences. ``share(rank, world)`` is one rank's part of every batch (``textvae.distributed.rank_batches``)."""
+
+    def __init__(self, order: np.ndarray, size: int, perm: np.ndarray | None = None, rank: int = 0,
+                 world: int = 1) -> None:
+        self.order, self.size, self.rank, self.world = order, size, rank, world
+        self.perm = np.arange(-(-len(order) // size)) if perm is None else perm  # batch k is slice perm[k]
+
+    def __len__(self) -> int:
+        return len(self.perm)
+
+    def indices(self, k: int) -> np.ndarray:
+        """Batch k's sentence indices (int64 array; this rank's part of it under ``share``)."""
+        j = int(self.perm[k])
+        whole = self.order[j * self.size : (j + 1) * self.size]
+        return whole if self.world == 1 else np.array_split(whole, self.world)[self.rank]
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"batch {k} of {len(self)}")
+        return self.indices(k % len(self)).tolist()
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None
+
+    def share(self, rank: int, world: int) -> Batches:
+        """Part ``rank`` of ``world`` contiguous near-equal parts of every batch; a batch with fewer sentences than
+        ``world`` (the last slice of the order, the only short one) is left out."""
+        sizes = np.minimum(self.size, len(self.order) - self.perm * self.size)
+        return Batches(self.order, self.size, self.perm[sizes >= world], rank, world)
+
+
+def bucket_order(lengths, batch_size: int, shuffle: bool, seed: int = 0, epoch: int = 0) -> Batches:
+    """Split sentence indices into batches of similar length (``lengths``: a list or array, one per sentence).
 
     With ``shuffle`` the tie order within a length and the batch order are random but fixed by (seed, epoch),
     so a resumed run sees exactly the same batches. Without it batches go from short to long.
     """
     n = len(lengths)
     lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long)
-    if shuffle:
-        g = torch.Generator().manual_seed(seed * 100003 + epoch)
-        perm = torch.randperm(n, generator=g)
-        order = perm[torch.sort(lens[perm], stable=True).indices]
-    else:
-        g = None
-        order = torch.sort(lens, stable=True).indices
-    batches = [order[i : i + batch_size].tolist() for i in range(0, n, batch_size)]
-    if shuffle:
-        batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
-    return batches
+    if not shuffle:
+        return Batches(torch.sort(lens, stable=True).indices.numpy(), batch_size)
+    g = torch.Generator().manual_seed(seed * 100003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    order = perm[torch.sort(lens[perm], stable=True).indices]
+    return Batches(order.numpy(), batch_size, torch.randperm(-(-n // batch_size), generator=g).numpy())
 
 
 def iterate_batches(seqs: list[list[int]], batches: list[list[int]], start: int = 0):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import torch
 
+from textvae import distributed as dist
 from textvae.config import EvalConfig
 from textvae.data.batching import bucket_order, iterate_batches
 from textvae.data.corpus import Split
@@ -15,6 +17,12 @@ from textvae.models.vae import TextVAE, eval_mode
 from textvae.progress import task
 
 MU_RANGE, MU_BINS = 4.0, 40
+
+
+def batch_generator(seed: int, batch: int, stream: int, device: str) -> torch.Generator:
+    """The random stream ``stream`` of batch number ``batch`` of an evaluation seeded ``seed``."""
+    state = np.random.SeedSequence([seed & 0xFFFFFFFF, batch, stream]).generate_state(1, np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state) & 0x7FFFFFFFFFFFFFFF)
 
 
 def perplexity(nats: float, tokens: int) -> float:
@@ -59,19 +67,22 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
 def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, device: str, iw_samples: int | None,
               show_progress: bool | None) -> dict:
     k = cfg.iw_samples if iw_samples is None else iw_samples
-    # separate streams: rec's one-sample draws do not depend on K, nor nll_iw's on the rec pass
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    gen_iw = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
     mus, logvars = [], []
     n, tokens = len(split), split.n_tokens
-    batches = bucket_order(split.lengths(), batch_size, shuffle=False)
+    lengths = split.lengths()
+    batches = bucket_order(lengths, batch_size, shuffle=False)
+    mine = list(range(dist.ctx.rank, len(batches), dist.ctx.world))  # under DDP, this rank's share of batches
+    my_tokens = tokens if not dist.ctx.distributed else sum(int(lengths[i]) + 1 for b in mine for i in batches[b])
     start = time.perf_counter()
     # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
-    with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), tokens,
-              "tokens", show=show_progress is not False) as progress:
-        for _, batch in iterate_batches(split.ids, batches):
+    with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), my_tokens,
+              "tokens", show=show_progress is not False and dist.ctx.main) as progress:
+        for b, (_, batch) in zip(mine, iterate_batches(split.ids, [batches[b] for b in mine]), strict=True):
             batch = batch.to(device)
+            # each batch draws from its own streams (rec's one-sample draws apart from nll_iw's, neither depending
+            # on K): the figures do not depend on how batches are shared among ranks
+            gen, gen_iw = batch_generator(cfg.seed, b, 0, device), batch_generator(cfg.seed, b, 1, device)
             if model.has_latent:
                 mu, logvar = model.posterior(batch)
                 z = model.latent.sample(mu, logvar, generator=gen)
@@ -85,6 +96,14 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
             progress.advance(batch.n_tokens)
+    if dist.ctx.distributed:  # every rank ends with the whole split's figures
+        total = dist.all_sum(torch.tensor(list(sums.values()), dtype=torch.float64, device=dist.comm_device(device)))
+        sums = dict(zip(sums, total.tolist(), strict=True))
+        if model.has_latent:  # the codes of every batch, in batch order, as one process has them
+            mine_codes = list(zip(mine, mus, logvars if model.is_stochastic else [None] * len(mus), strict=True))
+            parts = sorted((c for rank_codes in dist.gather(mine_codes) for c in rank_codes), key=lambda c: c[0])
+            mus = [m for _, m, _ in parts]
+            logvars = [lv for _, _, lv in parts if lv is not None]
     out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
     if not model.has_latent:
         out.update(nll=sums["rec"] / n, ppl=perplexity(sums["rec"], tokens))

@@ -427,12 +427,9 @@ class Trainer:
     def _end_epoch(self) -> None:
         self._check_finite()
         st = self.state
-        metrics = None
-        if dist.ctx.main:  # validation on the main rank; every rank takes its figures (the same decisions)
-            metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
-                               self.device, iw_samples=0, show_progress=False,
-                               bpc=self.recipe.data.tokenizer == "char")
-        metrics = dist.broadcast(metrics)
+        # under DDP every rank validates its share of the batches and takes the whole split's figures
+        metrics = evaluate(self.model, self.splits["valid"], self.recipe.eval, self.recipe.data.eval_batch_size,
+                           self.device, iw_samples=0, show_progress=False, bpc=self.recipe.data.tokenizer == "char")
         val = validation_loss(metrics, selection_key(self.recipe))
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: the validation loss after step {st['step']} is not finite; "
