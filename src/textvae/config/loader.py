@@ -249,6 +249,11 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
                            f"{fixed} (model.encoder/decoder.length)")
     if o.free_bits.per_dim > 0 and o.free_bits.total > 0:
         raise TextVAEError(f"{source}: 'objective.free_bits': give per_dim or total, not both")
+    if o.free_bits.per_sentence and not o.free_bits.per_dim > 0:
+        raise TextVAEError(f"{source}: 'objective.free_bits.per_sentence' needs objective.free_bits.per_dim > 0")
+    if t.reset and not t.init_from:
+        raise TextVAEError(f"{source}: 'train.reset' re-initialises parts of weights loaded by train.init_from: "
+                           f"give train.init_from (a run folder), or no train.reset")
     return recipe
 
 

@@ -115,6 +115,9 @@ class FreeBitsConfig:
     """Free bits (Kingma et al. 2016): each dimension's batch-mean KL enters as max(per_dim, KL_d), nats."""
     total: float = 0.0
     """FB-all: the batch-mean total KL enters as max(total, KL), nats."""
+    per_sentence: bool = False
+    """With per_dim: the target applies to each sentence's KL_d, averaged after (Li et al. 2019's ``fb 2``), rather
+    than to the batch mean of KL_d (Kingma et al.)."""
 
 
 @dataclass
@@ -185,6 +188,11 @@ class TrainConfig:
     """Steps between resumable checkpoints (also written at every epoch end)."""
     log_every: int = 50
     tensorboard: bool = False
+    init_from: str = ""
+    """A run folder whose best weights start this run (same architecture and vocabulary); empty: a fresh start.
+    Li et al. 2019's recipe: a VAE trained with KL weight 0 (an autoencoder with a Gaussian encoder), then this."""
+    reset: list[Literal["encoder", "latent", "decoder"]] = field(default_factory=list)
+    """Parts that keep their fresh initialisation when ``init_from`` loads the rest (Li et al.: [decoder])."""
 
 
 @dataclass

@@ -42,7 +42,8 @@ class Reconstruction(nn.Module):
 class KLTerm(nn.Module):
     """w(step) x KL(q(z|x) || p(z)), KL in nats summed over dimensions and averaged over the batch.
 
-    Free bits (``per_dim`` > 0) take the batch mean of each dimension's KL, then max(per_dim, KL_d), summed;
+    Free bits (``per_dim`` > 0) take the batch mean of each dimension's KL, then max(per_dim, KL_d), summed
+    (``per_sentence``: max(per_dim, KL_nd) for each sentence n, summed over d, then averaged over n);
     FB-all (``total`` > 0) takes max(total, batch-mean KL). Below its target a dimension (or the total) gets
     no gradient, so the optimised term never drops below the target. Logged: ``kl`` (the true KL) and
     ``kl_term`` (what enters the loss, before the weight)."""
@@ -54,7 +55,9 @@ class KLTerm(nn.Module):
     def forward(self, out: Output, batch: Batch, step: int) -> tuple[torch.Tensor, dict]:
         per_dim = out.kl.mean(0)  # (Z,)
         kl = per_dim.sum()
-        if self.free_bits.per_dim > 0:
+        if self.free_bits.per_dim > 0 and self.free_bits.per_sentence:
+            term = out.kl.clamp(min=self.free_bits.per_dim).sum(1).mean(0)
+        elif self.free_bits.per_dim > 0:
             term = per_dim.clamp(min=self.free_bits.per_dim).sum()
         elif self.free_bits.total > 0:
             term = kl.clamp(min=self.free_bits.total)

@@ -18,6 +18,7 @@ from textvae.data.corpus import input_style
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model
+from textvae.models.weights import load_weights
 from textvae.pipeline import load_splits, resolve_device
 from textvae.run import Run
 from textvae.training.trainer import Trainer, seed_everything
@@ -94,7 +95,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
         if dist.ctx.main:
             vocab.save(staging.vocab)
             write_text_atomic(staging.config, recipe_to_yaml(cfg))
-        trainer = _trainer(cfg, vocab, splits, staging, log, dev)
+        trainer = _trainer(cfg, vocab, splits, staging, log, dev, start=True)
         trainer.save()
         if dist.ctx.main:
             if run.path.is_dir():
@@ -151,13 +152,31 @@ def resume_run(path: str | Path, device: str | None = None, log: Callable[[str],
     return trainer
 
 
-def _trainer(cfg: Recipe, vocab: Vocab, splits: dict, run: Run, log: Callable[[str], None], dev: str) -> Trainer:
+def _initialise(model: torch.nn.Module, cfg: Recipe, vocab: Vocab) -> str:
+    """Load ``train.init_from``'s best weights into ``model`` but for the ``train.reset`` parts, which keep their
+    fresh initialisation (Li et al. 2019's decoder reset); returns what was done, in words."""
+    t = cfg.train
+    source = Path(t.init_from) / "best.safetensors"
+    if not source.is_file():
+        raise TextVAEError(f"train.init_from: {t.init_from} is not a run folder with best weights (no {source.name})")
+    fresh = {k: v.clone() for k, v in model.state_dict().items() if k.split(".")[0] in t.reset}
+    load_weights(source, model, vocab.fingerprint)
+    model.load_state_dict(fresh, strict=False)
+    return f"initialised from {source}" + (f", {' and '.join(t.reset)} reset" if t.reset else "")
+
+
+def _trainer(cfg: Recipe, vocab: Vocab, splits: dict, run: Run, log: Callable[[str], None], dev: str,
+             start: bool = False) -> Trainer:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     elif dist.ctx.distributed and dev == "cpu":  # ranks on one machine share its cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", dist.ctx.world))))
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, len(vocab))
+    if start and cfg.train.init_from:  # a new run only: a resumed one has its weights in the checkpoint
+        said = _initialise(model, cfg, vocab)
+        if dist.ctx.main:
+            log(said)
     if dist.ctx.rank > 0:  # the same initial model everywhere; each rank its own stream of noise and dropout
         seed_everything(cfg.train.seed + 1_000_003 * dist.ctx.rank)
     return Trainer(cfg, model, vocab, splits, run, dev, log=log if dist.ctx.main else _quiet)
