@@ -180,12 +180,12 @@ def train_speed(prepared: Path, nproc: int, steps: int) -> dict:
     last = [x for x in lines if x["kind"] == "train"][-1]  # the second half of the steps (the first warms up)
     return {"processes": nproc, "batch_per_rank": per_rank, "threads_per_rank": 1,
             "tokens_per_s": last["tokens_per_s"],
-            "step_ms": 1000 * last["tokens"] / last["tokens_per_s"] / (steps // 2)}
+            "step_ms": 1000 * last["tokens"] / last["tokens_per_s"] / (steps // 2),
+            # the training log's own measures: per process, against a 1-thread matmul peak measured at its start
+            **{k: last.get(k) for k in ("flops_per_token", "gflops", "peak_gflops", "utilisation")}}
 
 
 def flops_per_token(prepared: Path) -> dict:
-    from torch.utils.flop_counter import FlopCounterMode
-
     from textvae.config import load_recipe
     from textvae.data.batching import bucket_order, iterate_batches
     from textvae.models.build import build_model
@@ -198,13 +198,21 @@ def flops_per_token(prepared: Path) -> dict:
     objective = Objective.from_config(cfg.objective, model)
     batches = bucket_order(splits["valid"].lengths(), 32, True, 0, 0)
     _, batch = next(iterate_batches(splits["valid"].ids, batches))
-    with FlopCounterMode(display=False) as counter:
+    from textvae.training.flops import count_flops
+
+    def one_step():
         loss, _ = objective(model, batch, 0)
         loss.backward()
-    return {"flops_per_token": counter.get_total_flops() / batch.n_tokens, "params": model.n_params}
+
+    _, flops = count_flops(one_step)  # the fused LSTM kernels counted by their matmuls
+    return {"flops_per_token": flops / batch.n_tokens, "params": model.n_params}
 
 
 # ---- report ------------------------------------------------------------------------------------------------------
+def _num(x, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
+
+
 def main() -> None:
     global WORK
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
@@ -345,10 +353,16 @@ def markdown(r: dict) -> str:
         "",
         "## Training speed: 1 process against 2 (torchrun, DDP over gloo), prepared PTB, global batch 32",
         "",
-        "| processes | threads each | batch per rank | target tokens/s | step ms |",
-        "|---:|---:|---:|---:|---:|",
+        "| processes | threads each | batch per rank | target tokens/s | step ms | GFLOP/s per process | "
+        "utilisation of its 1-thread fp32 matmul peak |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
         *(f"| {s['processes']} | {s['threads_per_rank']} | {s['batch_per_rank']} | {s['tokens_per_s']:,.0f} | "
-          f"{s['step_ms']:.0f} |" for s in (s1, s2)),
+          f"{s['step_ms']:.0f} | {_num(s.get('gflops'), '.1f')} | {_num(s.get('utilisation'), '.0%')} "
+          f"(of {_num(s.get('peak_gflops'), '.0f')} GFLOP/s) |" for s in (s1, s2)),
+        "",
+        "GFLOP/s and utilisation are the training log's own figures (`flops_per_token` counted on the first step by "
+        "torch.utils.flop_counter, fused LSTM kernels by their matmuls; the peak is a square fp32 matmul measured by "
+        "each process at its start).",
         "",
         f"2 processes / 1: {s2['tokens_per_s'] / s1['tokens_per_s']:.2f}x. What limits the 2-process figure: "
         f"each of its steps adds one all-reduce of the {r['flops']['params']:,} gradients "
