@@ -226,6 +226,7 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("train.checkpoint_every", t.checkpoint_every, t.checkpoint_every >= 1, ">= 1"),
         ("train.log_every", t.log_every, t.log_every >= 1, ">= 1"),
         ("train.accumulate", t.accumulate, t.accumulate >= 1, ">= 1"),
+        ("train.aggressive_steps", t.aggressive_steps, t.aggressive_steps >= 1, ">= 1"),
         ("train.device", t.device, bool(DEVICE.match(t.device)), "auto, cpu, cuda, cuda:N or mps"),
         ("eval.iw_samples", e.iw_samples, e.iw_samples >= 0, ">= 0 (0: no nll_iw)"),
         ("eval.iw_tokens", e.iw_tokens, e.iw_tokens >= 1, ">= 1"),
@@ -251,6 +252,11 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         raise TextVAEError(f"{source}: 'objective.free_bits': give per_dim or total, not both")
     if o.free_bits.per_sentence and not o.free_bits.per_dim > 0:
         raise TextVAEError(f"{source}: 'objective.free_bits.per_sentence' needs objective.free_bits.per_dim > 0")
+    if t.aggressive and recipe.model.type != "vae":
+        raise TextVAEError(f"{source}: 'train.aggressive' trains the encoder of a VAE against its decoder: model.type "
+                           f"must be vae, not {recipe.model.type}")
+    if t.aggressive and t.accumulate > 1:
+        raise TextVAEError(f"{source}: 'train.aggressive' with train.accumulate > 1 is not supported; use one")
     if t.reset and not t.init_from:
         raise TextVAEError(f"{source}: 'train.reset' re-initialises parts of weights loaded by train.init_from: "
                            f"give train.init_from (a run folder), or no train.reset")

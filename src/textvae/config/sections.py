@@ -188,6 +188,11 @@ class TrainConfig:
     """Steps between resumable checkpoints (also written at every epoch end)."""
     log_every: int = 50
     tensorboard: bool = False
+    aggressive: bool = False
+    """He et al. 2019's aggressive inference-network training: encoder-only steps on fresh batches before each
+    decoder step, until the validation mutual information stops rising (``training/aggressive.py``)."""
+    aggressive_steps: int = 100
+    """At most this many encoder steps before each decoder step (He et al.: 100)."""
     init_from: str = ""
     """A run folder whose best weights start this run (same architecture and vocabulary); empty: a fresh start.
     Li et al. 2019's recipe: a VAE trained with KL weight 0 (an autoencoder with a Gaussian encoder), then this."""

@@ -28,6 +28,7 @@ from textvae.models.weights import save_weights
 from textvae.objectives.objective import Objective
 from textvae.progress import progress_bar
 from textvae.run import Run
+from textvae.training.aggressive import encoder_steps, inner_generator, part_params
 from textvae.training.checkpoint import (
     load_checkpoint,
     pad_optimizer_state,
@@ -83,14 +84,17 @@ def clip_gradients(params, max_norm: float) -> None:
 
 
 def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Optimizer, batch: Batch | list[Batch],
-               step: int, clip_grad: float, autocast, clip_value: float = 0.0, forward=None) -> dict:
+               step: int, clip_grad: float, autocast, clip_value: float = 0.0, forward=None,
+               only: list[torch.Tensor] | None = None) -> dict:
     """One optimiser step on ``batch`` (or on the parts of one, their gradients accumulated, each weighted by its
     share of the sentences); returns the objective's logged values (tensors, not synced).
 
     ``clip_value`` > 0 clamps every gradient element to [-clip_value, clip_value]; then ``clip_grad`` > 0
     rescales the gradients to a global norm of at most ``clip_grad``. ``forward(batch, step)``, where given,
     computes (loss, logs) instead of ``objective(model, ...)``: the DDP-wrapped pair, whose backward averages the
-    gradients over ranks (once per step: the parts before the last skip the synchronisation)."""
+    gradients over ranks (once per step: the parts before the last skip the synchronisation). ``only``: the
+    parameters this step updates (aggressive training's encoder or decoder steps); the others' gradients are
+    dropped, so the optimiser leaves them and their state as they are."""
     optimizer.zero_grad(set_to_none=True)
     if isinstance(batch, Batch):
         with autocast:
@@ -109,6 +113,12 @@ def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Opti
             for k, v in part_logs.items():
                 logs[k] = logs.get(k, 0.0) + v.detach() * share
     params = [p for group in optimizer.param_groups for p in group["params"]]
+    if only is not None:
+        keep = {id(p) for p in only}
+        for p in params:
+            if id(p) not in keep:
+                p.grad = None
+        params = [p for p in params if id(p) in keep]
     if clip_value > 0:
         torch.nn.utils.clip_grad_value_(params, clip_value)
     if clip_grad > 0:
@@ -158,6 +168,9 @@ class Trainer:
         self.objective = Objective.from_config(recipe.objective, model).to(device)
         self.optimizer = build_optimizer(t, [*model.parameters(), *self.objective.parameters()])
         self.forward = None
+        if t.aggressive and dist.ctx.distributed:
+            raise TextVAEError("train.aggressive under torchrun is not supported yet (the ranks would have to agree "
+                               "on when each encoder phase ends): train it in one process")
         if dist.ctx.distributed:  # gradients averaged over ranks in backward; rank 0's parameters broadcast now
             from torch.nn.parallel import DistributedDataParallel
 
@@ -170,7 +183,9 @@ class Trainer:
         # valid_step: the step of the last end-of-epoch validation (the step cap counts once it has run)
         self.state = {"step": 0, "epoch": 0, "position": 0, "best": math.inf, "bad_epochs": 0, "finished": False,
                       "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1, "world": dist.ctx.world,
-                      "bf16": None}  # bf16: the precision train.bf16 auto chose (kept on resume)
+                      "bf16": None,  # bf16: the precision train.bf16 auto chose (kept on resume)
+                      # aggressive training (He et al. 2019): still on, and the validation MI of the last epoch
+                      "aggressive": bool(t.aggressive), "aggressive_mi": -math.inf}
         self.window = _new_window()  # the log line being averaged: sums of logged values, steps, tokens, seconds
         self.flops_per_token: float | None = None  # counted on this process's first step
         self.peak_flops: float | None = None  # measured when training starts
@@ -224,7 +239,8 @@ class Trainer:
                                f"torchrun, or with --nproc_per_node=1")
         set_rng_state(ckpt["rng_ranks"][dist.ctx.rank] if dist.ctx.distributed else ckpt["rng"])
         # checkpoints of textvae 0.1 have no window and no valid_step (they validated at every epoch boundary)
-        defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1, "world": 1, "bf16": None}
+        defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1, "world": 1, "bf16": None,
+                    "aggressive": False, "aggressive_mi": -math.inf}
         self.state = {k: ckpt[k] if k in ckpt else defaults[k] for k in self.state}
         self.window = ckpt.get("window") or _new_window()
         self.saved_step = self.state["step"]
@@ -361,9 +377,19 @@ class Trainer:
             parts = [b.to(self.device) for b in parts]
             batch = parts[0] if len(parts) == 1 else parts
 
-            def step(batch=batch):
+            only = None
+            if st["aggressive"]:  # the encoder first, until its loss stops falling; then this batch for the decoder
+                enc, only = part_params(self.model, self.objective)
+                _, inner_tokens = encoder_steps(
+                    lambda b, enc=enc: train_step(self.model, self.objective, self.optimizer, b, st["step"],
+                                                  t.clip_grad, autocast, t.clip_value, self.forward, only=enc),
+                    self.splits["train"].ids, batches, t.aggressive_steps, inner_generator(t.seed, st["step"]),
+                    self.device)
+                n_tok += inner_tokens
+
+            def step(batch=batch, only=only):
                 return train_step(self.model, self.objective, self.optimizer, batch, st["step"], t.clip_grad,
-                                  autocast, t.clip_value, self.forward)
+                                  autocast, t.clip_value, self.forward, only=only)
 
             if self.flops_per_token is None:  # the first step of this process, counted (the same numbers)
                 logs, flops = count_flops(step)
@@ -450,6 +476,12 @@ class Trainer:
             f"{k} {metrics[k]}" if isinstance(metrics[k], int) else f"{k} {metrics[k]:.2f}"
             for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "mi", "au") if k in metrics)
             + ("  (nats per sentence; au of " + str(self.model.z_dim) + ")" if "au" in metrics else ""))
+        if st["aggressive"] and "mi" in metrics:  # aggressive until the validation MI stops rising
+            if metrics["mi"] <= st["aggressive_mi"]:
+                st["aggressive"] = False
+                self.log(f"epoch {st['epoch'] + 1}: validation mi {metrics['mi']:.2f} did not rise above "
+                         f"{st['aggressive_mi']:.2f}: aggressive encoder training ends")
+            st["aggressive_mi"] = metrics["mi"]
         st["epoch"] += 1
         st["position"] = 0
         st["valid_step"] = st["step"]

@@ -1,0 +1,103 @@
+"""Aggressive inference-network training (He et al. 2019): encoder-only inner steps until the encoder's loss
+stops falling, decoder-only outer steps, the phase ending when the validation MI stops rising."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import tiny_recipe, write_corpus
+from test_resume import TIMING, Crash, _trainer
+
+from textvae.config import from_dict
+from textvae.config.sections import Recipe
+from textvae.data.batching import make_batch
+from textvae.errors import TextVAEError
+from textvae.objectives.objective import Objective
+from textvae.training import aggressive
+from textvae.training.trainer import train_step
+
+
+def test_inner_steps_stop_when_the_loss_per_token_stops_falling():
+    seqs = [[4, 5, 6]] * 8  # 4 target tokens a sentence
+    batches = [[0, 1], [2, 3], [4, 5], [6, 7]]
+    every = aggressive.CHECK_EVERY
+    # per-sentence losses: 40 at the first check; then falling to 20 over one window; then rising again
+    losses = [40.0] + [20.0] * every + [30.0] * every + [10.0] * 100
+    seen = []
+
+    def run_step(batch):
+        seen.append(batch.size)
+        return {"loss": torch.tensor(losses[len(seen) - 1])}
+
+    steps, tokens = aggressive.encoder_steps(run_step, seqs, batches, 100, torch.Generator().manual_seed(0), "cpu")
+    assert steps == 1 + 2 * every and tokens == steps * 2 * 4  # the third check (30 >= 20 per sentence) stops it
+    assert aggressive.encoder_steps(lambda b: {"loss": torch.tensor(1.0)}, seqs, batches, 7,
+                                    torch.Generator().manual_seed(0), "cpu")[0] == 7  # the cap
+
+
+def test_an_encoder_step_leaves_the_decoder_and_its_optimiser_state_alone(make_model):
+    model = make_model("vae", vocab_size=10, seed=0, latent_dim=3)
+    objective = Objective.from_config(from_dict(Recipe, tiny_recipe(Path("unused"))).objective, model)
+    opt = torch.optim.Adam([*model.parameters(), *objective.parameters()], lr=0.01)
+    enc, dec = aggressive.part_params(model, objective)
+    assert {id(p) for p in enc} | {id(p) for p in dec} == {id(p) for p in model.parameters()}
+    before = [p.detach().clone() for p in model.parameters()]
+    batch = make_batch([[4, 5, 6], [7, 8]], [0, 1])
+    train_step(model, objective, opt, batch, 0, 5.0, torch.autocast("cpu", enabled=False), only=enc)
+    changed = {id(p) for p, b in zip(model.parameters(), before, strict=True) if not torch.equal(p, b)}
+    assert changed and changed <= {id(p) for p in enc}
+    assert all(p not in opt.state for p in dec)
+
+
+def _recipe(tmp_path, **train):
+    corpus = write_corpus(tmp_path / "corpus")
+    return from_dict(Recipe, tiny_recipe(corpus, model={"decoder": {"dropout": 0.1}},
+                                         train={"epochs": 3, "aggressive": True, "aggressive_steps": 20, **train}))
+
+
+def test_aggressive_training_resumes_exactly_and_ends_when_mi_stops_rising(tmp_path):
+    torch.set_num_threads(1)
+    recipe = _recipe(tmp_path)
+    whole = _trainer(recipe, tmp_path / "whole")
+    whole.fit()
+    log = [json.loads(x) for x in (tmp_path / "whole/metrics.jsonl").read_text().splitlines()]
+    mis = [r["mi"] for r in log if r["kind"] == "valid"]
+    rising = all(b > a for a, b in zip(mis, mis[1:], strict=False))
+    assert whole.state["aggressive"] == rising  # on while the MI rises, off for good once it does not
+    plain = _trainer(from_dict(Recipe, {**tiny_recipe(recipe.data.corpus), "train": {"epochs": 1}}),
+                     tmp_path / "plain")
+    plain.fit()
+    # the inner steps' tokens count: an aggressive epoch trains on many more tokens than a plain one
+    first_epoch = [r for r in log if r["kind"] == "train" and r["epoch"] == 1]
+    assert sum(r["tokens"] for r in first_epoch) > 2 * plain.state["train_tokens"]
+
+    def crash_at_7(step):
+        if step == 7:
+            raise Crash
+
+    first = _trainer(recipe, tmp_path / "cut", on_step=crash_at_7)
+    with pytest.raises(Crash):
+        first.fit()
+    resumed = _trainer(recipe, tmp_path / "cut", vocab=first.vocab)
+    resumed.resume()
+    resumed.fit()
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log_cut = [json.loads(x) for x in (tmp_path / "cut/metrics.jsonl").read_text().splitlines()]
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMING} for r in rows]  # noqa: E731
+    assert strip(log) == strip(log_cut)
+
+
+def test_aggressive_needs_a_vae_and_no_accumulation(tmp_path):
+    from textvae.config.loader import check_ranges
+
+    corpus = write_corpus(tmp_path / "corpus")
+    for changes, message in (({"model": {"type": "lm"}}, "model.type must be vae, not lm"),
+                             ({"train": {"accumulate": 2}}, "train.accumulate > 1 is not supported")):
+        raw = tiny_recipe(corpus, train={"aggressive": True}, **{k: v for k, v in changes.items() if k == "model"})
+        raw["train"].update(changes.get("train", {}))
+        with pytest.raises(TextVAEError, match=message):
+            check_ranges(from_dict(Recipe, raw), "r.yaml")
