@@ -65,6 +65,28 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
+def settle_speedup(model, mu: torch.Tensor, opts: DecodeOptions, rounds: int = 2) -> dict:
+    """Beam search as the library runs it (a sentence leaves once its best ended hypothesis beats every open one)
+    against searching until every hypothesis has ended, alternated ``rounds`` times on the same codes; the
+    outputs must be identical."""
+    import textvae.decoding.beam as beam_mod
+
+    real = beam_mod._settled
+    times = {"settled": [], "to_the_end": []}
+    outs = {}
+    for _ in range(rounds):
+        for name in times:
+            beam_mod._settled = real if name == "settled" else (lambda scores, finished, n: finished.all(1))
+            try:
+                outs[name], secs = _timed(lambda: decode(model, mu, opts))
+            finally:
+                beam_mod._settled = real
+            times[name].append(secs)
+    best = {k: min(v) for k, v in times.items()}
+    return {"sentences": mu.shape[0], "seconds_settled": best["settled"], "seconds_to_the_end": best["to_the_end"],
+            "speedup": best["to_the_end"] / best["settled"], "same_output": outs["settled"] == outs["to_the_end"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=ROOT / "runs" / "bench" / "ptb_vae")
@@ -75,6 +97,7 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=50)
     ap.add_argument("--naive", type=int, default=30, help="sentences decoded by the naive beam search")
     ap.add_argument("--limit", type=int, default=0, help="test sentences used (0: all)")
+    ap.add_argument("--settle", type=int, default=500, help="sentences of the settled-vs-to-the-end comparison")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -105,8 +128,11 @@ def main() -> None:
            "naive_sentences_per_s": len(naive) / t_naive, "batched_sentences_per_s": len(naive) / t_batched,
            "speedup": t_naive / t_batched, "same_output": agree}
     print(cmp, flush=True)
-    result = {"machine": info, "run": str(args.run), "width": args.width, "max_len": args.max_len,
-              "rows": rows, "naive_vs_batched_beam": cmp}
+    settle = settle_speedup(model, mu[: args.settle], DecodeOptions(
+        method="beam", max_len=args.max_len, ban_unk=True, width=args.width, batch_size=args.batch_size))
+    print(settle, flush=True)
+    result = {"machine": info, "run": str(args.run), "recipe": recipe.name, "width": args.width,
+              "max_len": args.max_len, "rows": rows, "naive_vs_batched_beam": cmp, "beam_settle": settle}
     write_json_atomic(args.out_dir / "decoding.json", result)
     write_text_atomic(args.out_dir / "decoding.md", _markdown(result, args))
 
@@ -118,9 +144,9 @@ def _markdown(r: dict, args) -> str:
         f"- Date (UTC): {m['date']}",
         f"- Machine: {m['cpu']}; {m['cpu_count']} CPUs; torch {m['torch']}, device `{m['device']}`, "
         f"{m['num_threads']} threads" + (f"; GPU {m['gpu']}" if "gpu" in m else ""),
-        f"- Model: `{r['run']}` (recipes/bowman2016/ptb_vae.yaml); codes: posterior means of the test sentences; "
+        f"- Model: `{r['run']}` (recipe `{r.get('recipe', 'ptb_vae')}`); codes: posterior means of the test sentences; "
         f"at most {r['max_len']} tokens, <unk> banned",
-        "- Regenerate: `python benchmarks/decoding.py --run runs/bench/ptb_vae`", "",
+        f"- Regenerate: `python benchmarks/decoding.py --run {r['run']}`", "",
         "| method | sentences | codes per batch | seconds | sentences/s | mean length |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -140,6 +166,20 @@ def _markdown(r: dict, args) -> str:
         f"Speed-up: **{c['speedup']:.1f}x**; identical best sentence for {100 * c['same_output']:.0f}% of the "
         "sentences (ties between equal scores may break differently).", "",
     ]
+    if "beam_settle" in r:
+        st = r["beam_settle"]
+        lines += [
+            f"## Settled sentences leave the search (beam {r['width']}, the first {st['sentences']} test sentences)",
+            "", "Without a length penalty a hypothesis' score only falls, so a sentence whose best ended hypothesis "
+            "beats every open one is done; the search drops it and decodes the rest on fewer rows. Against "
+            "searching until every hypothesis has ended (hypotheses caught in repetition run to max_len), "
+            "alternated twice, fastest of each:", "",
+            "| | seconds | sentences/s |", "|---|---:|---:|",
+            f"| until every hypothesis has ended | {st['seconds_to_the_end']:.2f} | "
+            f"{st['sentences'] / st['seconds_to_the_end']:.1f} |",
+            f"| settled sentences leave (the library) | {st['seconds_settled']:.2f} | "
+            f"{st['sentences'] / st['seconds_settled']:.1f} |", "",
+            f"Speed-up **{st['speedup']:.2f}x**; outputs identical: {'yes' if st['same_output'] else 'no'}.", ""]
     return "\n".join(lines)
 
 
