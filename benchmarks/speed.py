@@ -76,6 +76,7 @@ from textvae.atomic import write_text_atomic
 from textvae.config import Recipe, load_recipe
 from textvae.data.batching import bucket_order, iterate_batches
 from textvae.evaluation.estimators import nll_iw
+from textvae.evaluation.evaluate import iw_token_budget
 from textvae.models.build import build_model
 from textvae.models.vae import TextVAE
 from textvae.objectives.objective import Objective
@@ -626,7 +627,8 @@ def main(argv=None) -> dict:
 
     k = args.iw_samples or recipe.eval.iw_samples
     log(f"nll_iw K={k} on {args.iw_sentences} test sentences")
-    iw = iw_speed(model, test.ids, args.iw_sentences, k, device, recipe.eval.seed, recipe.eval.iw_tokens)
+    iw = iw_speed(model, test.ids, args.iw_sentences, k, device, recipe.eval.seed,
+                  iw_token_budget(recipe.eval.iw_tokens, device))
     log(f"  {iw['sentences_per_s']:.2f} sentences/s")
 
     result = {

@@ -282,3 +282,13 @@ def test_log_q_matrix_equals_the_broadcast_density():
     torch.testing.assert_close(_log_q_matrix(z, mu, logvar), direct, atol=1e-8, rtol=1e-10)
     # float32 inputs come back in float64, with the same values
     torch.testing.assert_close(_log_q_matrix(z.float(), mu.float(), logvar.float()), direct, atol=1e-2, rtol=1e-5)
+
+
+def test_iw_token_budget_auto_depends_on_the_device_and_an_explicit_value_is_kept():
+    from textvae.evaluation.evaluate import iw_token_budget
+
+    assert iw_token_budget(0, "cpu") == 4096
+    assert iw_token_budget(0, "cuda") == 32768
+    assert iw_token_budget(0, "cuda:1") == 32768
+    assert iw_token_budget(512, "cpu") == 512
+    assert iw_token_budget(65536, "cuda") == 65536

@@ -229,7 +229,7 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("train.aggressive_steps", t.aggressive_steps, t.aggressive_steps >= 1, ">= 1"),
         ("train.device", t.device, bool(DEVICE.match(t.device)), "auto, cpu, cuda, cuda:N or mps"),
         ("eval.iw_samples", e.iw_samples, e.iw_samples >= 0, ">= 0 (0: no nll_iw)"),
-        ("eval.iw_tokens", e.iw_tokens, e.iw_tokens >= 1, ">= 1"),
+        ("eval.iw_tokens", e.iw_tokens, e.iw_tokens >= 0, ">= 0 (0: auto)"),
         ("eval.au_threshold", e.au_threshold, e.au_threshold >= 0, ">= 0"),
         ("eval.n_samples", e.n_samples, e.n_samples >= 0, ">= 0"),
     ]

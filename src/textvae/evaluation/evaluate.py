@@ -25,6 +25,13 @@ def batch_generator(seed: int, batch: int, stream: int, device: str) -> torch.Ge
     return torch.Generator(device=device).manual_seed(int(state) & 0x7FFFFFFFFFFFFFFF)
 
 
+def iw_token_budget(setting: int, device: str) -> int:
+    """Target tokens per nll_iw forward pass: ``setting``, or for 0 (auto) 4,096 on a CPU, where blocks of logits
+    that size ran 1.4-1.5x faster than 32,768 (PTB VAE, K = 50 and 100, batches of 16 and 128), and 32,768 on a
+    GPU, whose throughput grows with the block."""
+    return setting or (4096 if torch.device(device).type == "cpu" else 32768)
+
+
 def perplexity(nats: float, tokens: int) -> float:
     """exp(nats / tokens); inf where that overflows a float (a model far from trained)."""
     x = nats / tokens
@@ -70,6 +77,7 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
     sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
     mus, logvars = [], []
     n, tokens = len(split), split.n_tokens
+    budget = iw_token_budget(cfg.iw_tokens, device)
     lengths = split.lengths()
     batches = bucket_order(lengths, batch_size, shuffle=False)
     mine = list(range(dist.ctx.rank, len(batches), dist.ctx.world))  # under DDP, this rank's share of batches
@@ -92,7 +100,7 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
                     logvars.append(logvar.cpu())
                     sums["kl"] += float(model.latent.kl(mu, logvar).sum())
                     if k > 0:
-                        sums["nll_iw"] += float(nll_iw(model, batch, k, cfg.iw_tokens, gen_iw, (mu, logvar)).sum())
+                        sums["nll_iw"] += float(nll_iw(model, batch, k, budget, gen_iw, (mu, logvar)).sum())
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
             progress.advance(batch.n_tokens)
