@@ -1,20 +1,27 @@
 """train.bf16: auto picks bf16 only when a probe of the training pass finds it clearly faster, and probing
-changes nothing else about the run."""
+changes nothing else about the run; eval.bf16: auto also needs nll_iw to move by under 0.05 nats per sentence."""
 
 from __future__ import annotations
+
+import importlib
+import math
 
 import pytest
 import torch
 from helpers import tiny_recipe, write_corpus, write_recipe
 from typer.testing import CliRunner
 
-import textvae.training.precision as precision
+import textvae.precision as precision
 from textvae.cli import app
+from textvae.config import EvalConfig
 from textvae.config.loader import from_dict
 from textvae.config.sections import TrainConfig
+from textvae.data.corpus import Split
 from textvae.errors import TextVAEError
+from textvae.evaluation.evaluate import evaluate
 
 runner = CliRunner()
+evaluate_module = importlib.import_module("textvae.evaluation.evaluate")  # the module, not the function
 
 
 def test_explicit_settings_are_taken_without_a_probe():
@@ -65,3 +72,54 @@ def test_a_run_that_probed_and_chose_fp32_trains_exactly_as_fp32(tmp_path, monke
     _, plain = _train(tmp_path, "plain", corpus, False)
     for k, v in plain["model"].items():
         assert torch.equal(v, auto["model"][k]), k
+
+
+# --- eval.bf16: nll_iw under bf16 only where it is faster and moves the estimate by under 0.05 nats -----------------
+
+
+def _evaluate(make_model, make_sentences, bf16):
+    model = make_model("vae", vocab_size=12)
+    split = Split("test", make_sentences(12, vocab_size=12, seed=2))
+    return evaluate(model, split, EvalConfig(iw_samples=4, bf16=bf16), batch_size=4, show_progress=False)
+
+
+def _fake_timing(fp32, bf16):
+    def time_passes(run, device, rounds=3):
+        run(False)
+        run(True)
+        return {"fp32": fp32, "bf16": bf16}
+
+    return time_passes
+
+
+@pytest.mark.parametrize(("bf16_s", "limit", "chosen"), [(0.5, 1e9, True), (0.95, 1e9, False), (0.5, 0.0, False)])
+def test_eval_auto_needs_both_speed_and_a_small_bias(monkeypatch, make_model, make_sentences, bf16_s, limit, chosen):
+    monkeypatch.setattr(precision, "time_passes", _fake_timing(1.0, bf16_s))
+    monkeypatch.setattr(evaluate_module, "BF16_BIAS_LIMIT", limit)
+    p = _evaluate(make_model, make_sentences, "auto")["iw_precision"]
+    assert p["setting"] == "auto" and p["bf16"] is chosen and (p["fp32_s"], p["bf16_s"]) == (1.0, bf16_s)
+    assert math.isfinite(p["bias"])
+
+
+def test_eval_auto_that_chose_fp32_gives_the_fp32_figures(monkeypatch, make_model, make_sentences):
+    monkeypatch.setattr(evaluate_module, "BF16_BIAS_LIMIT", 0.0)  # the real probe runs, and bf16 cannot win
+    auto = _evaluate(make_model, make_sentences, "auto")
+    plain = _evaluate(make_model, make_sentences, False)
+    assert auto["iw_precision"]["bf16"] is False and plain["iw_precision"] == {"setting": False, "bf16": False}
+    assert auto["nll_iw"] == plain["nll_iw"] and auto["rec"] == plain["rec"]
+
+
+def test_eval_bf16_estimate_stays_near_fp32_and_its_bias_is_measured_on_the_same_samples(make_model, make_sentences):
+    on = _evaluate(make_model, make_sentences, True)
+    off = _evaluate(make_model, make_sentences, False)
+    assert on["iw_precision"] == {"setting": True, "bf16": True}
+    assert on["nll_iw"] != off["nll_iw"] and on["nll_iw"] == pytest.approx(off["nll_iw"], abs=0.1)
+    assert on["rec"] == off["rec"]  # only nll_iw runs under bf16
+
+
+def test_eval_bf16_option_and_recipe_values():
+    assert from_dict(EvalConfig, {"bf16": "auto"}).bf16 == "auto"
+    with pytest.raises(TextVAEError, match=r"'bf16' must be bool or one of 'auto', got 'fast'"):
+        from_dict(EvalConfig, {"bf16": "fast"})
+    result = runner.invoke(app, ["evaluate", "no_such_run", "--bf16", "maybe"])
+    assert result.exit_code != 0 and "--bf16: must be true, false or auto, got 'maybe'" in result.output

@@ -27,11 +27,18 @@ def format_metrics(metrics: dict) -> str:
         unit = UNITS[k]
         if k in ("nll_iw", "ppl_iw", "nll_iw_bpc"):
             unit += f", K={metrics['iw_samples']} importance samples"
+            if (metrics.get("iw_precision") or {}).get("bf16"):
+                unit += ", bf16"
         if k == "mi":
             unit += f", {metrics['mi_variant']} estimate"
         if k == "au" and "z_dim" in metrics:
             unit += f" of {metrics['z_dim']}"
         rows.append(f"  {k:<12} {value:>9}  ({unit})")
+    p = metrics.get("iw_precision") or {}
+    if p.get("setting") == "auto":
+        rows.append(f"  note: eval.bf16 auto chose {'bf16' if p['bf16'] else 'fp32'} for nll_iw (probe: "
+                    f"{p['fp32_s'] * 1e3:.0f} ms fp32, {p['bf16_s'] * 1e3:.0f} ms bf16, bf16 - fp32 = "
+                    f"{p['bias']:+.3f} nats per sentence)")
     if metrics.get("vocab_size_limit"):
         rows.append(f"  note: vocabulary cut to the {metrics['vocab']:,} most frequent words (data.vocab_size): these "
                     f"figures are not comparable with runs on the full vocabulary")

@@ -19,13 +19,14 @@ def check_iw_samples(k: int | None) -> None:
         raise TextVAEError(f"--iw-samples: must be >= 0 (0: no nll_iw), got {k}")
 
 
-def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None) -> tuple[object, dict]:
+def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None,
+              bf16: bool | str | None = None) -> tuple[object, dict]:
     """The session of a run and its metrics on ``split``, saved to RUN/eval_SPLIT.json."""
     from textvae import distributed as dist
     from textvae.session import evaluate_split, open_run
 
     s = open_run(run, device)
-    metrics = evaluate_split(s, split, iw_samples)  # under torchrun: every rank its share, the main rank writes
+    metrics = evaluate_split(s, split, iw_samples, bf16)  # under torchrun: every rank its share, the main rank writes
     if dist.ctx.main:
         write_json_atomic(run / f"eval_{split}.json", metrics)
     return s, metrics
@@ -83,6 +84,8 @@ def evaluate_cmd(
     run: Path = typer.Argument(..., help="Run folder."),
     split: str = SPLIT,
     iw_samples: Optional[int] = typer.Option(None, help="K importance samples for nll_iw (default: recipe, 500)."),
+    bf16: Optional[str] = typer.Option(None, help="bf16 autocast for nll_iw: true, false or auto (probe speed and "
+                                       "bias; default: the recipe's eval.bf16)."),
     device: Optional[str] = DEVICE,
     as_json: bool = AS_JSON,
 ) -> None:
@@ -90,7 +93,10 @@ def evaluate_cmd(
     if split not in ("train", "valid", "test"):
         raise TextVAEError(f"--split: must be train, valid or test, got '{split}'")
     check_iw_samples(iw_samples)
-    _, metrics = _evaluate(run, split, iw_samples, device)
+    choices = {"true": True, "false": False, "auto": "auto", None: None}
+    if bf16 not in choices:
+        raise TextVAEError(f"--bf16: must be true, false or auto, got '{bf16}'")
+    _, metrics = _evaluate(run, split, iw_samples, device, choices[bf16])
     typer.echo(to_json(metrics, indent=2) if as_json else format_metrics(metrics))
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from textvae import distributed as dist
+from textvae import precision as _precision
 from textvae.config import EvalConfig
 from textvae.data.batching import bucket_order, iterate_batches
 from textvae.data.corpus import Split
@@ -17,6 +18,10 @@ from textvae.models.vae import TextVAE, eval_mode
 from textvae.progress import task
 
 MU_RANGE, MU_BINS = 4.0, 40
+BF16_BIAS_LIMIT = 0.05
+PROBE_SENTENCES, PROBE_SAMPLES = 32, 16
+"""eval.bf16 auto's probe: this many sentences of the split's middle batch, this many samples each."""
+"""eval.bf16 auto keeps bf16 only while it moves nll_iw by under this many nats per sentence (on the probe batch)."""
 
 
 def batch_generator(seed: int, batch: int, stream: int, device: str) -> torch.Generator:
@@ -30,6 +35,29 @@ def iw_token_budget(setting: int, device: str) -> int:
     that size ran 1.4-1.5x faster than 32,768 (PTB VAE, K = 50 and 100, batches of 16 and 128), and 32,768 on a
     GPU, whose throughput grows with the block."""
     return setting or (4096 if torch.device(device).type == "cpu" else 32768)
+
+
+def iw_precision(model: TextVAE, batch, k: int, budget: int, setting: bool | str, seed: int,
+                 device: str) -> tuple[bool, dict]:
+    """Whether nll_iw runs under bf16 autocast, and the record of why: ``setting`` True or False as it is; "auto"
+    times nll_iw on ``batch`` (with min(K, PROBE_SAMPLES) samples) in fp32 and bf16, drawing the same samples both
+    ways, and chooses bf16 only when it takes under precision.MARGIN of fp32's time and its estimate differs from
+    fp32's by under BF16_BIAS_LIMIT nats per sentence on average. Record: {setting, bf16, and for auto fp32_s,
+    bf16_s (seconds of one pass) and bias (mean bf16 - fp32 nats per sentence)}."""
+    if setting != "auto":
+        return bool(setting), {"setting": setting, "bf16": bool(setting)}
+    kind, probe_k = torch.device(device).type, min(k, PROBE_SAMPLES)
+    posterior, out = model.posterior(batch), {}  # in fp32, as the evaluation computes it
+
+    def one_pass(bf16: bool) -> None:
+        gen = batch_generator(seed, 0, 2, device)  # the same samples both ways
+        with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
+            out[bf16] = nll_iw(model, batch, probe_k, budget, gen, posterior).double()
+
+    t = _precision.time_passes(one_pass, device, rounds=2)
+    bias = float((out[True] - out[False]).mean())
+    use = t["bf16"] < _precision.MARGIN * t["fp32"] and abs(bias) < BF16_BIAS_LIMIT
+    return use, {"setting": "auto", "bf16": use, "fp32_s": t["fp32"], "bf16_s": t["bf16"], "bias": bias}
 
 
 def perplexity(nats: float, tokens: int) -> float:
@@ -83,6 +111,11 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
     mine = list(range(dist.ctx.rank, len(batches), dist.ctx.world))  # under DDP, this rank's share of batches
     my_tokens = tokens if not dist.ctx.distributed else sum(int(lengths[i]) + 1 for b in mine for i in batches[b])
     start = time.perf_counter()
+    precision, use = None, False
+    if model.is_stochastic and k > 0 and batches:  # every rank probes the same middle batch; rank 0's choice holds
+        _, probe = next(iterate_batches(split.ids, [batches[len(batches) // 2][:PROBE_SENTENCES]]))
+        use, precision = iw_precision(model, probe.to(device), k, budget, cfg.bf16, cfg.seed, device)
+        precision["bf16"] = use = dist.broadcast(use)
     # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
     with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), my_tokens,
               "tokens", show=show_progress is not False and dist.ctx.main) as progress:
@@ -100,7 +133,8 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
                     logvars.append(logvar.cpu())
                     sums["kl"] += float(model.latent.kl(mu, logvar).sum())
                     if k > 0:
-                        sums["nll_iw"] += float(nll_iw(model, batch, k, budget, gen_iw, (mu, logvar)).sum())
+                        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=use):
+                            sums["nll_iw"] += float(nll_iw(model, batch, k, budget, gen_iw, (mu, logvar)).sum())
             else:
                 sums["rec"] += float(model.rec(batch, None).sum())
             progress.advance(batch.n_tokens)
@@ -122,7 +156,8 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
         out.update(rec=sums["rec"] / n, kl=sums["kl"] / n, neg_elbo=neg_elbo / n,
                    ppl_elbo=perplexity(neg_elbo, tokens))
         if k > 0:
-            out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=perplexity(sums["nll_iw"], tokens), iw_samples=k)
+            out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=perplexity(sums["nll_iw"], tokens), iw_samples=k,
+                       iw_precision=precision)
         mu, logvar = torch.cat(mus), torch.cat(logvars)
         mi_gen = torch.Generator().manual_seed(cfg.seed)  # mu, logvar are on the CPU now
         if cfg.mi == "dataset":

@@ -3,6 +3,8 @@ prior samples and reconstructions. Data only; ``textvae.cli.format`` prints them
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from textvae.analysis.codes import prior_codes
@@ -14,11 +16,13 @@ from textvae.session.core import Session
 SHOWCASE = DecodeOptions(method="greedy", ban_unk=True)
 
 
-def evaluate_split(s: Session, split: str = "test", iw_samples: int | None = None) -> dict:
+def evaluate_split(s: Session, split: str = "test", iw_samples: int | None = None,
+                   bf16: bool | str | None = None) -> dict:
     """The full metric set (``docs/metrics.md``) of the run's best weights on a split, with ``iw_samples`` = K
-    for nll_iw (default: the recipe's). Adds ``run`` (the run folder), ``vocab`` (its size), ``vocab_size_limit``
-    (the recipe's cut, 0: none) and ``z_dim``."""
-    metrics = evaluate(s.model, s.split(split), s.recipe.eval, s.recipe.data.eval_batch_size, s.device, iw_samples,
+    for nll_iw and ``bf16`` for its precision (True, False or "auto"; default: the recipe's). Adds ``run`` (the run
+    folder), ``vocab`` (its size), ``vocab_size_limit`` (the recipe's cut, 0: none) and ``z_dim``."""
+    cfg = s.recipe.eval if bf16 is None else dataclasses.replace(s.recipe.eval, bf16=bf16)
+    metrics = evaluate(s.model, s.split(split), cfg, s.recipe.data.eval_batch_size, s.device, iw_samples,
                        bpc=s.recipe.data.tokenizer == "char")
     metrics.update(run=str(s.run_path), vocab=len(s.vocab), vocab_size_limit=s.recipe.data.vocab_size,
                    z_dim=s.model.z_dim)

@@ -26,6 +26,7 @@ from textvae.evaluation.evaluate import evaluate
 from textvae.models.vae import TextVAE
 from textvae.models.weights import save_weights
 from textvae.objectives.objective import Objective
+from textvae.precision import choose_bf16
 from textvae.progress import progress_bar
 from textvae.run import Run
 from textvae.training.aggressive import encoder_steps, inner_generator, part_params
@@ -37,7 +38,6 @@ from textvae.training.checkpoint import (
     set_rng_state,
 )
 from textvae.training.flops import count_flops, matmul_peak
-from textvae.training.precision import choose_bf16
 
 
 def seed_everything(seed: int) -> None:

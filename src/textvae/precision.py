@@ -1,4 +1,4 @@
-"""bf16 where it pays: ``train.bf16: auto`` times the model's own training pass in fp32 and under bf16 autocast
+"""bf16 where it pays: ``train.bf16: auto`` (and ``eval.bf16: auto``) time the model's own pass in fp32 and under bf16
 and keeps bf16 only when it is clearly faster.
 
 Machines differ: a CPU with bf16 instructions (avx512_bf16, AMX) runs bf16 matmuls 2-3x faster than fp32, one
