@@ -20,11 +20,11 @@ N_SPECIALS = len(SPECIALS)
 def tiny_model(model_type: str = "vae", vocab_size: int = 10, seed: int = 0, latent_dim: int = 3,
                encoder: dict | None = None, decoder: dict | None = None):
     """A TextVAE with LSTMs of embed 8, hidden 16, in eval mode; weights fixed by ``seed``. ``encoder``,
-    ``decoder``: further options of the LSTM encoder and decoder (z_concat, inputless, bidirectional, ...)."""
+    ``decoder``: further options of the LSTM encoder and decoder (z_concat, inputless, bidirectional, sizes...)."""
     torch.manual_seed(seed)
     cfg = ModelConfig(type=model_type, latent_dim=latent_dim,
-                      encoder=LSTMEncoderConfig(embed_dim=8, hidden_dim=16, **(encoder or {})),
-                      decoder=LSTMDecoderConfig(embed_dim=8, hidden_dim=16, **(decoder or {})))
+                      encoder=LSTMEncoderConfig(**{"embed_dim": 8, "hidden_dim": 16, **(encoder or {})}),
+                      decoder=LSTMDecoderConfig(**{"embed_dim": 8, "hidden_dim": 16, **(decoder or {})}))
     return build_model(cfg, vocab_size).eval()
 
 

@@ -168,6 +168,10 @@ def _model_rules(recipe: Recipe) -> list[tuple[str, Any, bool, str]]:
                 rules.append((key, value, 0 <= value < 1, "in [0, 1)"))
             elif f.name == "channels":
                 rules.append((key, value, bool(value) and min(value) >= 1, "a non-empty list of sizes >= 1"))
+        if getattr(cfg, "tie_embeddings", False):
+            rules.append((f"model.{part}.tie_embeddings", True, cfg.embed_dim == cfg.hidden_dim,
+                          f"false unless model.{part}.embed_dim equals its hidden_dim ({cfg.embed_dim} != "
+                          f"{cfg.hidden_dim})"))
         if hasattr(cfg, "length") and getattr(cfg, "channels", None):
             halvings = len(cfg.channels) - (0 if part == "encoder" else 1)
             rules.append((f"model.{part}.length", cfg.length, cfg.length >= 2 and cfg.length % 2 ** halvings == 0,

@@ -41,11 +41,16 @@ class LSTMEncoderConfig:
 
 @dataclass
 class LSTMDecoderConfig:
-    """A one-layer LSTM language model conditioned on z (Bowman et al. 2016); with ``type: lm``, the RNNLM."""
+    """An LSTM language model conditioned on z (Bowman et al. 2016: one layer); with ``type: lm``, the RNNLM."""
 
     kind: Literal["lstm"] = "lstm"
     embed_dim: int = 353
     hidden_dim: int = 191
+    layers: int = 1
+    """Stacked LSTM layers; z sets every layer's initial state, dropout also applies between layers."""
+    tie_embeddings: bool = False
+    """The output layer shares the input embedding matrix (Press & Wolf 2017, Inan et al. 2017): V x H fewer
+    parameters. Needs embed_dim == hidden_dim."""
     z_to_init: bool = True
     """Map z to the initial LSTM state."""
     z_concat: bool = False
@@ -53,7 +58,7 @@ class LSTMDecoderConfig:
     inputless: bool = False
     """See no previous words (every input is <unk>), at training and test time."""
     dropout: float = 0.0
-    """Dropout on the embeddings and the LSTM outputs."""
+    """Dropout on the embeddings, between LSTM layers and on the LSTM outputs."""
     layer_norm: bool = False
     """LayerNorm on the LSTM outputs (mu-Forcing's set-up)."""
 

@@ -25,7 +25,11 @@ def checksum(tensors: dict[str, torch.Tensor]) -> str:
 
 def save_weights(path: str | Path, model: torch.nn.Module, vocab_fingerprint: str) -> None:
     """Write the model's state dict to ``path`` atomically, with the vocabulary fingerprint and a checksum."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors, seen = {}, set()
+    for k, v in model.state_dict().items():  # a tied tensor (shared embedding) is stored once per name
+        v = v.detach().cpu().contiguous()
+        tensors[k] = v.clone() if v.numel() and v.data_ptr() in seen else v
+        seen.add(v.data_ptr())
     meta = {"vocab": vocab_fingerprint, "sha256": checksum(tensors)}
     write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 

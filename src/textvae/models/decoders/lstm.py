@@ -18,17 +18,20 @@ def aligned(n: int, multiple: int = ALIGN) -> int:
 
 
 class LSTMDecoder(nn.Module):
-    """Single-layer LSTM language model conditioned on z.
+    """LSTM language model conditioned on z, ``layers`` deep (Bowman et al.: one).
 
-    z (if ``z_dim`` > 0) sets the initial state (``z_to_init``) and/or is concatenated to every input
-    (``z_concat``). ``inputless``: every conditioned-on word is replaced by <unk> (word keep rate 0), at
-    training and test time alike. ``layer_norm``: LayerNorm (Ba et al. 2016) on the LSTM outputs, before the
+    z (if ``z_dim`` > 0) sets the initial state of every layer (``z_to_init``) and/or is concatenated to every
+    input (``z_concat``). ``dropout`` applies to the embeddings, between layers and to the LSTM outputs.
+    ``tie_embeddings``: the output layer's weight is the embedding matrix (embed_dim == hidden_dim).
+    ``inputless``: every conditioned-on word is replaced by <unk> (word keep rate 0), at training and test time
+    alike. ``layer_norm``: LayerNorm (Ba et al. 2016) on the LSTM outputs, before the
     output layer (mu-Forcing's set-up; ``docs/design.md`` says why not inside the cell). Implements
     ``textvae.models.interface.Decoder``: no auxiliary heads, no length limit; the state is the LSTM's (h, c),
-    each (1, B, H).
+    each (layers, B, H).
 
     The output layer's input is zero-padded from H to a multiple of 32 (191 -> 192): an odd inner dimension
-    makes the three 10k-word GEMMs of a training step up to 1.7x slower on CPU (``benchmarks/speed.md``).
+    makes the three 10k-word GEMMs of a training step up to 1.7x slower on CPU (``benchmarks/speed.md``);
+    not with tied embeddings, whose H is the embedding's.
     The padded weight columns multiply zeros, get zero gradient and stay zero, so the model is the same
     function with the same trainable parameters; weights saved without the padding load unchanged.
     """
@@ -37,23 +40,28 @@ class LSTMDecoder(nn.Module):
     max_len: int | None = None
 
     def __init__(self, vocab_size: int, *, z_dim: int = 0, embed_dim: int = 353, hidden_dim: int = 191,
-                 z_to_init: bool = True, z_concat: bool = False, inputless: bool = False, dropout: float = 0.0,
-                 layer_norm: bool = False):
+                 layers: int = 1, tie_embeddings: bool = False, z_to_init: bool = True, z_concat: bool = False,
+                 inputless: bool = False, dropout: float = 0.0, layer_norm: bool = False):
         super().__init__()
-        self.z_dim, self.hidden_dim = z_dim, hidden_dim
+        if tie_embeddings and embed_dim != hidden_dim:
+            raise ValueError(f"tie_embeddings needs embed_dim == hidden_dim, got {embed_dim} and {hidden_dim}")
+        self.z_dim, self.hidden_dim, self.layers = z_dim, hidden_dim, layers
         self.z_to_init = z_to_init and z_dim > 0
         self.z_concat = z_concat and z_dim > 0
         self.inputless = inputless
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(embed_dim + (z_dim if self.z_concat else 0), hidden_dim, batch_first=True)
-        self.init = nn.Linear(z_dim, 2 * hidden_dim) if self.z_to_init else None
+        self.lstm = nn.LSTM(embed_dim + (z_dim if self.z_concat else 0), hidden_dim, num_layers=layers,
+                            batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.init = nn.Linear(z_dim, 2 * layers * hidden_dim) if self.z_to_init else None
         self.norm = nn.LayerNorm(hidden_dim) if layer_norm else nn.Identity()
-        self.out = nn.Linear(aligned(hidden_dim), vocab_size)
+        self.out = nn.Linear(hidden_dim if tie_embeddings else aligned(hidden_dim), vocab_size)
         bound = hidden_dim ** -0.5  # nn.Linear(hidden_dim, V)'s own initialisation, padding columns zero
         with torch.no_grad():
             self.out.weight.uniform_(-bound, bound)[:, hidden_dim:] = 0.0
             self.out.bias.uniform_(-bound, bound)
+        if tie_embeddings:  # one matrix, at the output layer's scale (N(0, 1) embeddings would give huge logits)
+            self.embed.weight = self.out.weight
         self.register_load_state_dict_pre_hook(self._pad_out_weight)
 
     @property
@@ -79,12 +87,12 @@ class LSTMDecoder(nn.Module):
         return x
 
     def init_state(self, z: torch.Tensor | None, batch_size: int, device=None):
-        """Initial (h, c), each (1, B, H); zeros without z."""
+        """Initial (h, c), each (layers, B, H); zeros without z."""
         if self.init is None:
-            zeros = torch.zeros(1, batch_size, self.hidden_dim, device=device if z is None else z.device)
+            zeros = torch.zeros(self.layers, batch_size, self.hidden_dim, device=device if z is None else z.device)
             return zeros, zeros.clone()
-        h, c = self.init(z).chunk(2, dim=-1)
-        return torch.tanh(h).unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()
+        h, c = self.init(z).view(-1, 2, self.layers, self.hidden_dim).permute(1, 2, 0, 3)  # each (layers, B, H)
+        return torch.tanh(h).contiguous(), c.contiguous()
 
     def forward(self, inp: torch.Tensor, z: torch.Tensor | None, aux: bool = False) -> DecoderOutput:
         """Teacher forcing: inp (B, L) token ids, z (B, Z) or None -> LSTM outputs (B, L, H), no auxiliary heads.
