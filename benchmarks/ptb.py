@@ -5,10 +5,10 @@ split with K importance samples. Writes benchmarks/ptb.md, ptb.json and ptb.png.
     python benchmarks/ptb.py --runs runs/bench [--rows li2019_vae_anneal ...] [--epochs ROW=N]
         [--set ROW:key=value] [--parallel 2] [--threads 1] [--iw-samples 500] [--iw ROW=K]
 
-A row's run folder that holds report.json is reused (not retrained), one with a checkpoint is resumed, and an
-eval_test.json with the same K is reused. A row kept in ptb.json whose run folder is not on this machine is kept
-as it is (the Bowman rows were trained in an earlier session) unless it is named in --rows. ``li2019_pretrain_fb``
-starts from ``li2019_ae_beta0``'s weights and waits for it.
+The rows named in --rows (default: all) are trained: a run folder that holds report.json is reused (not
+retrained), one with a checkpoint is resumed. Rows not named are shown from their run's report where it is here,
+else kept from ptb.json as they are (the Bowman rows were trained in an earlier session). An eval_test.json
+with the same K is reused. ``li2019_pretrain_fb`` starts from ``li2019_ae_beta0``'s weights and waits for it.
 """
 
 from __future__ import annotations
@@ -199,14 +199,16 @@ def main() -> None:
     old = json.loads(old_file.read_text()) if old_file.is_file() else {}
     old_rows = {r.get("key", r["model"]): r for r in (old["rows"] if isinstance(old, dict) else old)}
     notes = {**(old.get("notes", {}) if isinstance(old, dict) else {}), **notes}
-    # which rows to train: selected ones whose run is here or that have no kept figures
+    # rows to train (or resume): the selected ones; rows not selected whose run has a report are shown from it
     todo = {key: (recipe, train_command(key, recipe, args.runs / key, args, epochs, sets))
-            for key, recipe, label, _, _ in ROWS
-            if (args.runs / key).is_dir() or (key in args.rows and key not in old_rows and label not in old_rows)}
+            for key, recipe, label, _, _ in ROWS if key in args.rows}
+    done = {key: ("", ["train", str(args.runs / key / "config.yaml"), "--out", str(args.runs / key)])
+            for key, recipe, *_ in ROWS
+            if key not in todo and (args.runs / key / "report.json").is_file()}
     futures = {}
     with ThreadPoolExecutor(max(1, args.parallel)) as pool:
         def job(key: str) -> None:
-            if key in NEEDS:
+            if NEEDS.get(key) in futures:
                 futures[NEEDS[key]].result()
             train_row(key, todo[key][1], args.runs / key)
 
@@ -218,9 +220,9 @@ def main() -> None:
     rows = []
     for key, recipe, label, table, paper in ROWS:
         base = {"key": key, "model": label, "table": table, "recipe": recipe, "split": "test", "paper": paper}
-        if key in todo:
+        if key in todo or key in done:
             rows.append({**base, **row_figures(args.runs / key, int(iw.get(key, args.iw_samples))),
-                         "command": "textvae " + " ".join(todo[key][1])})
+                         "command": "textvae " + " ".join({**done, **todo}[key][1])})
         elif key in old_rows or label in old_rows:
             kept = old_rows.get(key, old_rows.get(label))
             rows.append({**kept, **base, "kept": True, "command": kept.get("command", f"textvae train {recipe}")})

@@ -5,7 +5,8 @@ Measures, side by side on one machine:
 1. Training throughput in target tokens/s (x_1..x_n plus </s>; <s> not counted), fp32 and bf16 autocast.
    Each step is the trainer's loop body (``train_step``): ``Batch.to`` -> ``Objective`` under
    ``torch.autocast(..., dtype=torch.bfloat16, enabled=bf16)`` -> ``zero_grad`` -> ``backward`` ->
-   ``clip_gradients`` (when the recipe clips) -> ``Adam.step``, on length-bucketed batches from
+   ``clip_gradients`` (when the recipe clips) -> the recipe's optimiser step (Adam or SGD), on length-bucketed
+   batches from
    ``bucket_order(train lengths, recipe batch_size, shuffle=True, seed, epoch 0)``. The fp32 and bf16 models
    start from the same weights, see the same batches and alternate step by step, so a change in background
    load hits both alike. ``--warmup`` steps are run first and excluded; then ``--passes`` passes over the
@@ -295,7 +296,7 @@ PROFILE_GROUPS = (  # (label, op-name substrings), first match wins; self time o
     ("matmuls (output layer, posterior and initial-state projections)", ("aten::mm", "aten::addmm", "aten::bmm")),
     ("LSTM kernels (oneDNN / cuDNN)", ("rnn", "lstm")),
     ("log-softmax and cross-entropy", ("softmax", "nll_loss")),
-    ("Adam", ("adam",)),
+    ("optimiser step (Adam; SGD's in-place adds)", ("adam", "sgd", "aten::add_", "_foreach_add")),
     ("gradient norm and clipping", ("norm", "aten::mul_")),
     ("filling and copying tensors", ("fill_", "copy_", "zero_")),
     ("embedding backward", ("embedding", "index_put")),
@@ -437,6 +438,7 @@ def markdown(res: dict) -> str:
         f"- Date (UTC): {mach['date']}",
         f"- Machine: {dev}; {mach['cpu_count']} CPUs; {mach['uname']['system']} {mach['uname']['release']} "
         f"{mach['uname']['machine']}; load average at start {mach.get('loadavg_at_start', 'n/a')}",
+        f"- CPU SIMD flags: {', '.join(mach.get('cpu_flags_simd', [])) or 'n/a'}",
         f"- torch {mach['torch']}, device `{mach['device']}`, {mach['num_threads']} threads",
         f"- Regenerate: `{res['command']}`",
     ]
@@ -486,7 +488,7 @@ def markdown(res: dict) -> str:
         "",
         "Only the matmuls and the LSTM kernels do counted FLOPs; everything else is time the utilisation "
         "figure pays for without FLOPs to show. The log-softmax over 10k words is bound by its exponentials; "
-        "Adam, the dense embedding gradients and the copies are bound by memory bandwidth.",
+        "the optimiser step, the dense embedding gradients and the copies are bound by memory bandwidth.",
         "",
         "## FLOPs per training token (analytic, from the model's dimensions)",
         "",
