@@ -206,7 +206,7 @@ class EvalConfig:
     """K importance samples for nll_iw."""
     iw_tokens: int = 0
     """nll_iw decodes about this many target tokens (sentence-sample pairs x length) per forward pass. 0: auto,
-    4,096 on a CPU (1.4-1.5x faster than 32,768 there: smaller logit blocks; ``docs/metrics.md``), 32,768 on a GPU."""
+    4,096 on a CPU (1.3-1.4x faster than 32,768 there: smaller logit blocks; ``docs/metrics.md``), 32,768 on a GPU."""
     bf16: bool | Literal["auto"] = False
     """bfloat16 autocast for nll_iw's decoder passes. auto: on one batch, time nll_iw both ways with the same samples
     and use bf16 only when it takes under 0.9 of fp32's time and moves the estimate by under 0.05 nats per sentence

@@ -32,8 +32,8 @@ def batch_generator(seed: int, batch: int, stream: int, device: str) -> torch.Ge
 
 def iw_token_budget(setting: int, device: str) -> int:
     """Target tokens per nll_iw forward pass: ``setting``, or for 0 (auto) 4,096 on a CPU, where blocks of logits
-    that size ran 1.4-1.5x faster than 32,768 (PTB VAE, K = 50 and 100, batches of 16 and 128), and 32,768 on a
-    GPU, whose throughput grows with the block."""
+    that size ran 1.3-1.4x faster than 32,768 (trained PTB VAEs, batches of 128; ``docs/metrics.md``), and 32,768
+    on a GPU, whose throughput grows with the block."""
     return setting or (4096 if torch.device(device).type == "cpu" else 32768)
 
 
