@@ -24,8 +24,8 @@ def test_inner_steps_stop_when_the_loss_per_token_stops_falling():
     seqs = [[4, 5, 6]] * 8  # 4 target tokens a sentence
     batches = [[0, 1], [2, 3], [4, 5], [6, 7]]
     every = aggressive.CHECK_EVERY
-    # per-sentence losses: 40 at the first check; then falling to 20 over one window; then rising again
-    losses = [40.0] + [20.0] * every + [30.0] * every + [10.0] * 100
+    # per-sentence losses: 40 over the first window; 20 over the second; then rising again
+    losses = [40.0] * every + [20.0] * every + [30.0] * every + [10.0] * 100
     seen = []
 
     def run_step(batch):
@@ -33,7 +33,7 @@ def test_inner_steps_stop_when_the_loss_per_token_stops_falling():
         return {"loss": torch.tensor(losses[len(seen) - 1])}
 
     steps, tokens = aggressive.encoder_steps(run_step, seqs, batches, 100, torch.Generator().manual_seed(0), "cpu")
-    assert steps == 1 + 2 * every and tokens == steps * 2 * 4  # the third check (30 >= 20 per sentence) stops it
+    assert steps == 3 * every and tokens == steps * 2 * 4  # the third check (30 >= 20 per sentence) stops it
     assert aggressive.encoder_steps(lambda b: {"loss": torch.tensor(1.0)}, seqs, batches, 7,
                                     torch.Generator().manual_seed(0), "cpu")[0] == 7  # the cap
 

@@ -37,7 +37,8 @@ def inner_generator(seed: int, step: int) -> torch.Generator:
 
 def encoder_steps(run_step, seqs, batches, max_steps: int, generator: torch.Generator, device: str) -> tuple[int, int]:
     """Encoder-only updates on batches drawn at random from ``batches`` until the mean loss per target token of
-    the last CHECK_EVERY steps is no better than that of the CHECK_EVERY before (or ``max_steps``).
+    the last CHECK_EVERY steps is no better than that of the CHECK_EVERY before (or ``max_steps``): at least
+    2 x CHECK_EVERY steps, as in He et al.'s code.
     ``run_step(batch)`` takes one encoder-only optimiser step and returns its logs. Returns (steps, tokens)."""
     before, loss, tokens, total_tokens = math.inf, 0.0, 0, 0
     for sub in range(max_steps):
@@ -47,7 +48,7 @@ def encoder_steps(run_step, seqs, batches, max_steps: int, generator: torch.Gene
         tokens += batch.n_tokens
         total_tokens += batch.n_tokens
         loss += float(run_step(batch.to(device))["loss"]) * batch.size
-        if sub % CHECK_EVERY == 0:
+        if (sub + 1) % CHECK_EVERY == 0:  # after every CHECK_EVERY steps (the first window against infinity)
             now = loss / tokens
             if now >= before:
                 return sub + 1, total_tokens
