@@ -153,6 +153,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = [r for r in rows if r["paper"]]  # not intermediate stages (the KL-weight-0 pretraining run)
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     for r in rows:
         if r["kl"] is None:
