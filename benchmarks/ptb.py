@@ -201,17 +201,17 @@ def main() -> None:
     old_rows = {r.get("key", r["model"]): r for r in (old["rows"] if isinstance(old, dict) else old)}
     notes = {**(old.get("notes", {}) if isinstance(old, dict) else {}), **notes}
     # rows to train (or resume): the selected ones; rows not selected whose run has a report are shown from it
-    todo = {key: (recipe, train_command(key, recipe, args.runs / key, args, epochs, sets))
-            for key, recipe, label, _, _ in ROWS if key in args.rows}
-    done = {key: ("", ["train", str(args.runs / key / "config.yaml"), "--out", str(args.runs / key)])
-            for key, recipe, *_ in ROWS
+    todo = {key: train_command(key, recipe, args.runs / key, args, epochs, sets)
+            for key, recipe, *_ in ROWS if key in args.rows}
+    done = {key: ["train", str(args.runs / key / "config.yaml"), "--out", str(args.runs / key)]
+            for key, *_ in ROWS
             if key not in todo and (args.runs / key / "report.json").is_file()}
     futures = {}
     with ThreadPoolExecutor(max(1, args.parallel)) as pool:
         def job(key: str) -> None:
             if NEEDS.get(key) in futures:
                 futures[NEEDS[key]].result()
-            train_row(key, todo[key][1], args.runs / key)
+            train_row(key, todo[key], args.runs / key)
 
         # rows another row needs first, then the slowest (aggressive training), then the table's order
         for key in sorted(todo, key=lambda k: (k in NEEDS, k not in NEEDS.values(), "aggressive" not in k)):
@@ -223,7 +223,7 @@ def main() -> None:
         base = {"key": key, "model": label, "table": table, "recipe": recipe, "split": "test", "paper": paper}
         if key in todo or key in done:
             rows.append({**base, **row_figures(args.runs / key, int(iw.get(key, args.iw_samples))),
-                         "command": "textvae " + " ".join({**done, **todo}[key][1])})
+                         "command": "textvae " + " ".join({**done, **todo}[key])})
         elif key in old_rows or label in old_rows:
             kept = old_rows.get(key, old_rows.get(label))
             rows.append({**kept, **base, "kept": True, "command": kept.get("command", f"textvae train {recipe}")})

@@ -19,9 +19,9 @@ from textvae.progress import task
 
 MU_RANGE, MU_BINS = 4.0, 40
 BF16_BIAS_LIMIT = 0.05
+"""eval.bf16 auto keeps bf16 only while it moves nll_iw by under this many nats per sentence (on the probe batch)."""
 PROBE_SENTENCES, PROBE_SAMPLES = 32, 16
 """eval.bf16 auto's probe: this many sentences of the split's middle batch, this many samples each."""
-"""eval.bf16 auto keeps bf16 only while it moves nll_iw by under this many nats per sentence (on the probe batch)."""
 
 
 def batch_generator(seed: int, batch: int, stream: int, device: str) -> torch.Generator:
