@@ -48,7 +48,7 @@ ROWS = [
      {"nll": 102.41, "nll_iw": 100.2, "kl": 6.54, "mi": 5.31, "au": 32, "ppl": 96.86}),
 ]
 NEEDS = {"li2019_pretrain_fb": "li2019_ae_beta0"}
-"""Rows that start from another row's weights (train.init_from)."""
+"""Rows that start from another row's weights (train.init_from in place of the recipe's train.pretrain)."""
 TITLES = {BOWMAN: "Bowman et al. 2016, Table 2", LI: "Li et al. 2019 (Optimus, Table 8): one-layer 256-unit LSTMs, "
           "z = 32, dropout 0.5"}
 TARGET = {"nll_iw": 99.0, "kl": 5.0, "au": 16}
@@ -74,8 +74,8 @@ def train_command(key: str, recipe: str, run: Path, args, epochs: dict, sets: di
         overrides.append(f"train.epochs={epochs[key]}")
     if args.threads:
         overrides.append(f"train.threads={args.threads}")
-    if key in NEEDS:
-        overrides.append(f"train.init_from={args.runs / NEEDS[key]}")
+    if key in NEEDS:  # the row's own pretraining run, instead of the recipe's train.pretrain
+        overrides += ['train.pretrain=""', f"train.init_from={args.runs / NEEDS[key]}"]
     return cmd + [x for o in overrides for x in ("--set", o)]
 
 

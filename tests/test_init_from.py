@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
 from helpers import tiny_recipe, write_corpus, write_recipe
 from typer.testing import CliRunner
 
@@ -63,7 +64,7 @@ def test_init_from_trains_to_the_end(tmp_path, pretrained):
 
 
 @pytest.mark.parametrize(("train", "message"), [
-    ({"reset": ["decoder"]}, "'train.reset' re-initialises parts of weights loaded by train.init_from"),
+    ({"reset": ["decoder"]}, "'train.reset' re-initialises parts of weights loaded by train.init_from or"),
     ({"init_from": "no/such/run"}, "train.init_from: no/such/run is not a run folder with best weights"),
     ({"init_from": "RUN", "reset": ["head"]}, "'train.reset[0]' must be one of 'encoder', 'latent', 'decoder'"),
 ])
@@ -73,6 +74,72 @@ def test_bad_init_settings_are_one_line_errors(tmp_path, pretrained, train, mess
     result = runner.invoke(app, ["train", str(_recipe(tmp_path, "bad", corpus, **train)), "--out", str(tmp_path / "b")])
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "b").exists()
+
+
+def _pretrain_pair(tmp_path, corpus, **main):
+    """An autoencoder recipe and a recipe that names it as train.pretrain (relative to its own folder)."""
+    folder = tmp_path / "recipes"
+    folder.mkdir(exist_ok=True)
+    _recipe(folder, "ae", corpus)
+    return _recipe(folder, "fb", corpus, pretrain="ae.yaml", reset=["decoder"], **main)
+
+
+def test_pretrain_trains_the_autoencoder_first_and_starts_from_its_best_weights(tmp_path):
+    from textvae.models.weights import load_weights
+
+    corpus = write_corpus(tmp_path / "c", n_train=40)
+    said = []
+    warm = start_run(_pretrain_pair(tmp_path, corpus), out=tmp_path / "fb", log=said.append)
+    pre = tmp_path / "fb-pretrain"
+    assert any(f"pretraining: {tmp_path / 'recipes' / 'ae.yaml'} in {pre}" in line for line in said)
+    assert any(f"initialised from {pre / 'best.safetensors'}, decoder reset" in line for line in said)
+    assert torch.load(pre / "checkpoint.pt", weights_only=False)["finished"]
+    loaded = start_run(_recipe(tmp_path, "cold", corpus), out=tmp_path / "cold", log=lambda *a: None).model
+    load_weights(pre / "best.safetensors", loaded, warm.vocab.fingerprint)
+    for part in ("encoder", "latent"):
+        got, exp = _parts(warm.model, part), _parts(loaded, part)
+        assert got and all(torch.equal(got[k], exp[k]) for k in got), part
+    assert not all(torch.equal(v, _parts(loaded, "decoder")[k]) for k, v in _parts(warm.model, "decoder").items())
+
+
+def test_pretraining_cut_short_continues_with_the_same_command(tmp_path, monkeypatch):
+    import signal
+
+    from textvae.training.trainer import Trainer, TrainingInterrupted
+
+    corpus = write_corpus(tmp_path / "c", n_train=40)
+    recipe, out = _pretrain_pair(tmp_path, corpus), tmp_path / "fb"
+    fit = Trainer.fit
+
+    def cut(self):
+        if self.run.path.name.endswith("-pretrain"):
+            raise TrainingInterrupted(signal.SIGTERM, self.state["step"], self.run)
+        fit(self)
+
+    monkeypatch.setattr(Trainer, "fit", cut)
+    result = runner.invoke(app, ["train", str(recipe), "--out", str(out)])
+    assert result.exit_code == 128 + signal.SIGTERM and "run the same command again" in result.output
+    assert not out.exists() and (tmp_path / "fb-pretrain" / "checkpoint.pt").is_file()
+    monkeypatch.setattr(Trainer, "fit", fit)
+    result = runner.invoke(app, ["train", str(recipe), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "(continued)" in result.output and (out / "report.json").is_file()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"train": {"pretrain": "none.yaml"}}, "train.pretrain: none.yaml: recipe file not found"),
+    ({"model": {"latent_dim": 3}}, "ae.yaml: its model section differs from this recipe's"),
+    ({"train": {"init_from": "runs/x"}}, "'train.init_from' and 'train.pretrain' both say where"),
+])
+def test_bad_pretrain_settings_are_one_line_errors_that_leave_no_folder(tmp_path, change, message):
+    from helpers import merge
+
+    corpus = write_corpus(tmp_path / "c", n_train=40)
+    recipe = _pretrain_pair(tmp_path, corpus)
+    write_recipe(recipe, merge(yaml.safe_load(recipe.read_text()), change))
+    result = runner.invoke(app, ["train", str(recipe), "--out", str(tmp_path / "fb")])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "fb").exists() and not (tmp_path / "fb-pretrain").exists()
 
 
 def test_init_from_a_run_with_another_vocabulary_is_an_error(tmp_path, pretrained):

@@ -54,16 +54,17 @@ def train(
     from textvae import distributed as dist
 
     try:
-        trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
-        if dist.ctx.main:
-            typer.echo(trainer.describe())
-        try:
+        try:  # a recipe with train.pretrain trains its pretraining run first, inside start_run
+            trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
+            if dist.ctx.main:
+                typer.echo(trainer.describe())
             trainer.fit()
         except TrainingInterrupted as exc:
             if dist.ctx.main:
+                again = exc.again or (f"resume with `textvae train --resume {exc.run.path}` (under torchrun: the same "
+                                      f"launch with --resume)")
                 typer.echo(f"interrupted ({signal.Signals(exc.signum).name}) at step {exc.step}: checkpoint written; "
-                           f"resume with `textvae train --resume {exc.run.path}` (under torchrun: the same launch "
-                           f"with --resume)", err=True)
+                           f"{again}", err=True)
             raise typer.Exit(128 + exc.signum) from None
         dist.barrier()  # the main rank has written the best weights
         # the final test evaluation: every rank its share of the batches; the showcase and report: the main rank's

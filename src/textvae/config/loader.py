@@ -148,7 +148,11 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             if not isinstance(node, dict):
                 raise TextVAEError(f"--set {text}: '{k}' is not a section")
         node[keys[-1]] = value
-    return check_ranges(from_dict(Recipe, data, str(path)), str(path))
+    recipe = check_ranges(from_dict(Recipe, data, str(path)), str(path))
+    pre = Path(recipe.train.pretrain)
+    if recipe.train.pretrain and not pre.is_absolute() and not pre.is_file() and (path.parent / pre).is_file():
+        recipe.train.pretrain = str(path.parent / pre)  # relative to this recipe's folder
+    return recipe
 
 
 def _model_rules(recipe: Recipe) -> list[tuple[str, Any, bool, str]]:
@@ -261,9 +265,12 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
                            f"must be vae, not {recipe.model.type}")
     if t.aggressive and t.accumulate > 1:
         raise TextVAEError(f"{source}: 'train.aggressive' with train.accumulate > 1 is not supported; use one")
-    if t.reset and not t.init_from:
-        raise TextVAEError(f"{source}: 'train.reset' re-initialises parts of weights loaded by train.init_from: "
-                           f"give train.init_from (a run folder), or no train.reset")
+    if t.reset and not (t.init_from or t.pretrain):
+        raise TextVAEError(f"{source}: 'train.reset' re-initialises parts of weights loaded by train.init_from or "
+                           f"train.pretrain: give one of them (a run folder, a recipe file), or no train.reset")
+    if t.init_from and t.pretrain:
+        raise TextVAEError(f"{source}: 'train.init_from' and 'train.pretrain' both say where this run's weights start: "
+                           f"give one")
     return recipe
 
 

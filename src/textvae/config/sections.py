@@ -196,8 +196,14 @@ class TrainConfig:
     init_from: str = ""
     """A run folder whose best weights start this run (same architecture and vocabulary); empty: a fresh start.
     Li et al. 2019's recipe: a VAE trained with KL weight 0 (an autoencoder with a Gaussian encoder), then this."""
+    pretrain: str = ""
+    """A recipe file trained first, to its end, in the sibling run folder ``OUT-pretrain``; its best weights then
+    start this run as ``init_from``'s would (Li et al. 2019 in one command: the autoencoder, then this run). A path
+    as given, else relative to this recipe's folder. Its data and model sections must equal this recipe's. Killed
+    while pretraining, the same command continues the pretraining where it stopped."""
     reset: list[Literal["encoder", "latent", "decoder"]] = field(default_factory=list)
-    """Parts that keep their fresh initialisation when ``init_from`` loads the rest (Li et al.: [decoder])."""
+    """Parts that keep their fresh initialisation when ``init_from`` or ``pretrain`` loads the rest (Li et al.:
+    [decoder])."""
 
 
 @dataclass

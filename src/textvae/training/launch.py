@@ -88,6 +88,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
     cfg.data.input = InputConfig(**dataclasses.asdict(input_style(cfg.data)))  # recorded: how typed text is read
     run = Run(Path(out) if out is not None else Path("runs") / cfg.name)
     _on_main(lambda: _check_out(run))
+    init_from = str(pretrain(cfg, run, device, log)) if cfg.train.pretrain else cfg.train.init_from
     vocab, splits = load_splits(cfg.data, splits=("train", "valid"), log=log if dist.ctx.main else _quiet,
                                 length=fixed_length(cfg.model))
     staging = Run(Path(_on_main(lambda: _staging(run))))
@@ -95,7 +96,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
         if dist.ctx.main:
             vocab.save(staging.vocab)
             write_text_atomic(staging.config, recipe_to_yaml(cfg))
-        trainer = _trainer(cfg, vocab, splits, staging, log, dev, start=True)
+        trainer = _trainer(cfg, vocab, splits, staging, log, dev, init_from=init_from)
         trainer.save()
         if dist.ctx.main:
             if run.path.is_dir():
@@ -152,29 +153,62 @@ def resume_run(path: str | Path, device: str | None = None, log: Callable[[str],
     return trainer
 
 
-def _initialise(model: torch.nn.Module, cfg: Recipe, vocab: Vocab) -> str:
-    """Load ``train.init_from``'s best weights into ``model`` but for the ``train.reset`` parts, which keep their
-    fresh initialisation (Li et al. 2019's decoder reset); returns what was done, in words."""
-    t = cfg.train
-    source = Path(t.init_from) / "best.safetensors"
+def pretrain(cfg: Recipe, run: Run, device: str | None, log: Callable[[str], None]) -> Path:
+    """Train ``cfg.train.pretrain`` (a recipe file) to its end in ``RUN-pretrain``, resuming a run of it found
+    there, and return that folder (whose best weights start ``run``). Its data and model sections are checked
+    against ``cfg``'s first, so that a mismatch fails before hours of pretraining, not after."""
+    from textvae.training.trainer import TrainingInterrupted
+
+    source = Path(cfg.train.pretrain)
+    pre = load_recipe(source) if source.is_file() else None
+    if pre is None:
+        raise TextVAEError(f"train.pretrain: {source}: recipe file not found")
+    pre.data.input = InputConfig(**dataclasses.asdict(input_style(pre.data)))  # as start_run records cfg's
+    for section in ("data", "model"):
+        if getattr(pre, section) != getattr(cfg, section):
+            raise TextVAEError(f"train.pretrain: {source}: its {section} section differs from this recipe's (the "
+                               f"pretrained weights must fit this run's model and vocabulary)")
+    folder = run.path.with_name(run.path.name + "-pretrain")
+    again = Run(folder).config.is_file()
+    if dist.ctx.main:
+        log(f"pretraining: {source} in {folder}" + (" (continued)" if again else ""))
+    trainer = resume_run(folder, device, log) if again else start_run(source, out=folder, device=device, log=log)
+    if not trainer.state["finished"]:
+        if dist.ctx.main:
+            log(trainer.describe())
+        try:
+            trainer.fit()
+        except TrainingInterrupted as exc:
+            exc.again = "run the same command again to continue the pretraining, then this run"
+            raise
+    dist.barrier()
+    return folder
+
+
+def _initialise(model: torch.nn.Module, init_from: str, reset: list[str], vocab: Vocab) -> str:
+    """Load ``init_from``'s best weights into ``model`` but for the ``reset`` parts, which keep their fresh
+    initialisation (Li et al. 2019's decoder reset); returns what was done, in words."""
+    source = Path(init_from) / "best.safetensors"
     if not source.is_file():
-        raise TextVAEError(f"train.init_from: {t.init_from} is not a run folder with best weights (no {source.name})")
-    fresh = {k: v.clone() for k, v in model.state_dict().items() if k.split(".")[0] in t.reset}
+        raise TextVAEError(f"train.init_from: {init_from} is not a run folder with best weights (no {source.name})")
+    fresh = {k: v.clone() for k, v in model.state_dict().items() if k.split(".")[0] in reset}
     load_weights(source, model, vocab.fingerprint)
     model.load_state_dict(fresh, strict=False)
-    return f"initialised from {source}" + (f", {' and '.join(t.reset)} reset" if t.reset else "")
+    return f"initialised from {source}" + (f", {' and '.join(reset)} reset" if reset else "")
 
 
 def _trainer(cfg: Recipe, vocab: Vocab, splits: dict, run: Run, log: Callable[[str], None], dev: str,
-             start: bool = False) -> Trainer:
+             init_from: str = "") -> Trainer:
+    """The Trainer of a run; ``init_from`` (a new run only: a resumed one has its weights in the checkpoint): the
+    run folder whose best weights start it."""
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     elif dist.ctx.distributed and dev == "cpu":  # ranks on one machine share its cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", dist.ctx.world))))
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, len(vocab))
-    if start and cfg.train.init_from:  # a new run only: a resumed one has its weights in the checkpoint
-        said = _initialise(model, cfg, vocab)
+    if init_from:
+        said = _initialise(model, init_from, cfg.train.reset, vocab)
         if dist.ctx.main:
             log(said)
     if dist.ctx.rank > 0:  # the same initial model everywhere; each rank its own stream of noise and dropout

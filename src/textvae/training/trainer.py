@@ -145,6 +145,7 @@ class TrainingInterrupted(Exception):
     def __init__(self, signum: int, step: int, run: Run):
         super().__init__(f"{signal.Signals(signum).name} at step {step}")
         self.signum, self.step, self.run = signum, step, run
+        self.again: str = ""  # the command that continues, where it is not `textvae train --resume RUN`
 
 
 class TrainingDiverged(TextVAEError):
