@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modules import VAE, LSTMDecoder, LSTMEncoder
+from modules import VAE, LSTMDecoder, LSTMEncoder  # the reference checkout's packages
 
-from data import MonoTextData  # the reference checkout's packages
+from data import MonoTextData
 
 
 def _uniform(bound: float):

@@ -51,7 +51,7 @@ class Task:
 
     def __init__(self, desc: str, total: int, unit: str):
         self.desc, self.total, self.unit = desc, max(total, 1), unit
-        self.done = 0
+        self.done = self.skipped = 0
         self.start = self.last = time.perf_counter()
         self.after = float(os.environ.get("TEXTVAE_PROGRESS_AFTER", "1"))
         self.every = float(os.environ.get("TEXTVAE_PROGRESS_EVERY", "10"))
@@ -60,7 +60,13 @@ class Task:
         self.shown = False
 
     def rate(self) -> float:
-        return self.done / max(time.perf_counter() - self.start, 1e-9)
+        """Units per second of the work done since the task started (units skipped not counted)."""
+        return (self.done - self.skipped) / max(time.perf_counter() - self.start, 1e-9)
+
+    def skip(self, n: int) -> None:
+        """Count ``n`` units done before this task started (a resumed job): in the total done, not in the rate."""
+        self.done += n
+        self.skipped += n
 
     def line(self) -> str:
         rate = self.rate()

@@ -26,7 +26,8 @@ def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None,
     from textvae.session import evaluate_split, open_run
 
     s = open_run(run, device)
-    metrics = evaluate_split(s, split, iw_samples, bf16)  # under torchrun: every rank its share, the main rank writes
+    # under torchrun: every rank its share, the main rank writes; cut short, the same command resumes
+    metrics = evaluate_split(s, split, iw_samples, bf16, resumable=True)
     if dist.ctx.main:
         write_json_atomic(run / f"eval_{split}.json", metrics)
     return s, metrics

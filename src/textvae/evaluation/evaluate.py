@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from textvae.config import EvalConfig
 from textvae.data.batching import bucket_order, iterate_batches
 from textvae.data.corpus import Split
 from textvae.evaluation.estimators import active_units, mutual_info, mutual_info_minibatch, nll_iw
+from textvae.evaluation.ledger import Ledger, weights_digest
 from textvae.models.vae import TextVAE, eval_mode
 from textvae.progress import task
 
@@ -84,23 +86,26 @@ def mu_histogram(mu: torch.Tensor) -> dict:
 
 
 def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 128, device: str = "cpu",
-             iw_samples: int | None = None, show_progress: bool | None = None, bpc: bool = False) -> dict:
+             iw_samples: int | None = None, show_progress: bool | None = None, bpc: bool = False,
+             ledger: str | Path | None = None) -> dict:
     """Metrics of ``model`` on ``split``; every figure in nats per sentence unless named ppl_* or *_bpc (``bpc``:
     a character-level model also gets rec_bpc, kl_bpc, neg_elbo_bpc, nll_iw_bpc or nll_bpc, bits per character).
 
     VAE: rec (one z ~ q(z|x) per sentence), kl (analytic), neg_elbo = rec + kl, nll_iw (K samples),
     ppl_elbo = exp(sum neg_elbo / tokens), ppl_iw = exp(sum nll_iw / tokens), mi (variant named in
     mi_variant), au. RNNLM: nll and ppl, exact. Autoencoder: rec and au. Tokens count </s>, not <s>.
-    ``iw_samples`` = 0 skips nll_iw (validation during training). Runs under ``eval_mode``."""
+    ``iw_samples`` = 0 skips nll_iw (validation during training). Runs under ``eval_mode``. ``ledger``: a file
+    that keeps the finished batches, so that an evaluation cut short and run again resumes where it stopped, with
+    the same figures (:mod:`textvae.evaluation.ledger`; under torchrun each rank keeps its own, ``.rankN``)."""
     with eval_mode(model):
-        out = _evaluate(model, split, cfg, batch_size, device, iw_samples, show_progress)
+        out = _evaluate(model, split, cfg, batch_size, device, iw_samples, show_progress, ledger)
     if bpc:
         out.update({f"{k}_bpc": bits_per_char(out[k], out["sentences"], out["tokens"]) for k in BPC_OF if k in out})
     return out
 
 
 def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, device: str, iw_samples: int | None,
-              show_progress: bool | None) -> dict:
+              show_progress: bool | None, ledger_path: str | Path | None = None) -> dict:
     k = cfg.iw_samples if iw_samples is None else iw_samples
     sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
     mus, logvars = [], []
@@ -110,34 +115,57 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
     batches = bucket_order(lengths, batch_size, shuffle=False)
     mine = list(range(dist.ctx.rank, len(batches), dist.ctx.world))  # under DDP, this rank's share of batches
     my_tokens = tokens if not dist.ctx.distributed else sum(int(lengths[i]) + 1 for b in mine for i in batches[b])
+    if ledger_path is not None and dist.ctx.distributed:
+        ledger_path = Path(f"{ledger_path}.rank{dist.ctx.rank}")
+    ledger = Ledger(ledger_path, {} if ledger_path is None else {
+        "split": split.name, "sentences": n, "tokens": tokens, "iw_samples": k, "iw_tokens": budget,
+        "seed": cfg.seed, "bf16": cfg.bf16, "batch_size": batch_size, "rank": dist.ctx.rank, "world": dist.ctx.world,
+        "weights": weights_digest(model)})
     start = time.perf_counter()
     precision, use = None, False
     if model.is_stochastic and k > 0 and batches:  # every rank probes the same middle batch; rank 0's choice holds
-        _, probe = next(iterate_batches(split.ids, [batches[len(batches) // 2][:PROBE_SENTENCES]]))
-        use, precision = iw_precision(model, probe.to(device), k, budget, cfg.bf16, cfg.seed, device)
-        precision["bf16"] = use = dist.broadcast(use)
+        precision = dist.broadcast(ledger.extra.get("precision"))  # the choice of the run this one resumes
+        if precision is None:
+            _, probe = next(iterate_batches(split.ids, [batches[len(batches) // 2][:PROBE_SENTENCES]]))
+            use, precision = iw_precision(model, probe.to(device), k, budget, cfg.bf16, cfg.seed, device)
+            precision["bf16"] = dist.broadcast(use)
+            ledger.decide(precision=precision)
+        use = precision["bf16"]
+    entries = {b: ledger.done[b] for b in mine if b in ledger.done}
+    todo = [b for b in mine if b not in entries]
     # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
     with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), my_tokens,
               "tokens", show=show_progress is not False and dist.ctx.main) as progress:
-        for b, (_, batch) in zip(mine, iterate_batches(split.ids, [batches[b] for b in mine]), strict=True):
+        progress.skip(sum(int(lengths[i]) + 1 for b in entries for i in batches[b]))
+        for b, (_, batch) in zip(todo, iterate_batches(split.ids, [batches[b] for b in todo]), strict=True):
             batch = batch.to(device)
             # each batch draws from its own streams (rec's one-sample draws apart from nll_iw's, neither depending
-            # on K): the figures do not depend on how batches are shared among ranks
+            # on K): the figures do not depend on how batches are shared among ranks, nor on a resume
             gen, gen_iw = batch_generator(cfg.seed, b, 0, device), batch_generator(cfg.seed, b, 1, device)
+            entry = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0, "mu": None, "logvar": None}
             if model.has_latent:
                 mu, logvar = model.posterior(batch)
                 z = model.latent.sample(mu, logvar, generator=gen)
-                sums["rec"] += float(model.rec(batch, z).sum())
-                mus.append(mu.cpu())
+                entry.update(rec=float(model.rec(batch, z).sum()), mu=mu.cpu())
                 if model.is_stochastic:
-                    logvars.append(logvar.cpu())
-                    sums["kl"] += float(model.latent.kl(mu, logvar).sum())
+                    entry.update(logvar=logvar.cpu(), kl=float(model.latent.kl(mu, logvar).sum()))
                     if k > 0:
                         with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=use):
-                            sums["nll_iw"] += float(nll_iw(model, batch, k, budget, gen_iw, (mu, logvar)).sum())
+                            entry["nll_iw"] = float(nll_iw(model, batch, k, budget, gen_iw, (mu, logvar)).sum())
             else:
-                sums["rec"] += float(model.rec(batch, None).sum())
+                entry["rec"] = float(model.rec(batch, None).sum())
+            entries[b] = entry
+            if ledger_path is not None:
+                ledger.record(b, entry)
             progress.advance(batch.n_tokens)
+    for b in mine:  # in batch order, resumed or not: the same sums
+        e = entries[b]
+        for key in sums:
+            sums[key] += e[key]
+        if e["mu"] is not None:
+            mus.append(e["mu"])
+        if e["logvar"] is not None:
+            logvars.append(e["logvar"])
     if dist.ctx.distributed:  # every rank ends with the whole split's figures
         total = dist.all_sum(torch.tensor(list(sums.values()), dtype=torch.float64, device=dist.comm_device(device)))
         sums = dict(zip(sums, total.tolist(), strict=True))
@@ -170,4 +198,5 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
         out["au"] = active_units(all_mu, cfg.au_threshold)[0]
         out["mu_hist"] = mu_histogram(all_mu)
     out["seconds"] = time.perf_counter() - start
+    ledger.close()
     return out

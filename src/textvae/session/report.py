@@ -19,13 +19,16 @@ BLEU_BLOCK = 512
 
 
 def evaluate_split(s: Session, split: str = "test", iw_samples: int | None = None,
-                   bf16: bool | str | None = None) -> dict:
+                   bf16: bool | str | None = None, resumable: bool = False) -> dict:
     """The full metric set (``docs/metrics.md``) of the run's best weights on a split, with ``iw_samples`` = K
     for nll_iw and ``bf16`` for its precision (True, False or "auto"; default: the recipe's). Adds ``run`` (the run
-    folder), ``vocab`` (its size), ``vocab_size_limit`` (the recipe's cut, 0: none) and ``z_dim``."""
+    folder), ``vocab`` (its size), ``vocab_size_limit`` (the recipe's cut, 0: none) and ``z_dim``. ``resumable``:
+    finished batches are kept in RUN/eval_SPLIT.ledger, so that the same evaluation cut short and run again
+    resumes there (``textvae evaluate`` and the final evaluation of ``textvae train`` do this)."""
     cfg = s.recipe.eval if bf16 is None else dataclasses.replace(s.recipe.eval, bf16=bf16)
     metrics = evaluate(s.model, s.split(split), cfg, s.recipe.data.eval_batch_size, s.device, iw_samples,
-                       bpc=s.recipe.data.tokenizer == "char")
+                       bpc=s.recipe.data.tokenizer == "char",
+                       ledger=s.run_path / f"eval_{split}.ledger" if resumable else None)
     metrics.update(run=str(s.run_path), vocab=len(s.vocab), vocab_size_limit=s.recipe.data.vocab_size,
                    z_dim=s.model.z_dim)
     return metrics
