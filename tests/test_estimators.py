@@ -292,3 +292,20 @@ def test_iw_token_budget_auto_depends_on_the_device_and_an_explicit_value_is_kep
     assert iw_token_budget(0, "cuda:1") == 32768
     assert iw_token_budget(512, "cpu") == 512
     assert iw_token_budget(65536, "cuda") == 65536
+
+
+def test_scoring_in_blocks_without_autograd_gives_the_same_figures(monkeypatch, make_model, make_sentences):
+    import textvae.models.vae as vae_module
+
+    model = make_model("vae", vocab_size=12).eval()
+    sentences = make_sentences(9, vocab_size=12, seed=4)
+    batch = make_batch(sentences, list(range(len(sentences))))
+    z = torch.randn(batch.size, model.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        whole = model.rec(batch, z)
+        monkeypatch.setattr(vae_module, "SCORE_ROWS", 5)  # several blocks, the last one short
+        assert batch.n_tokens > 2 * 5
+        blocks = model.rec(batch, z)
+    torch.testing.assert_close(blocks, whole)
+    with torch.enable_grad():  # training scores all rows at once (its gradients need them)
+        torch.testing.assert_close(model.rec(batch, z), whole)
