@@ -131,12 +131,11 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
             precision["bf16"] = dist.broadcast(use)
             ledger.decide(precision=precision)
         use = precision["bf16"]
-    entries = {b: ledger.done[b] for b in mine if b in ledger.done}
-    todo = [b for b in mine if b not in entries]
+    todo = [b for b in mine if b not in ledger.done]
     # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
     with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), my_tokens,
               "tokens", show=show_progress is not False and dist.ctx.main) as progress:
-        progress.skip(sum(int(lengths[i]) + 1 for b in entries for i in batches[b]))
+        progress.skip(sum(int(lengths[i]) + 1 for b in mine if b in ledger.done for i in batches[b]))
         for b, (_, batch) in zip(todo, iterate_batches(split.ids, [batches[b] for b in todo]), strict=True):
             batch = batch.to(device)
             # each batch draws from its own streams (rec's one-sample draws apart from nll_iw's, neither depending
@@ -154,12 +153,10 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
                             entry["nll_iw"] = float(nll_iw(model, batch, k, budget, gen_iw, (mu, logvar)).sum())
             else:
                 entry["rec"] = float(model.rec(batch, None).sum())
-            entries[b] = entry
-            if ledger_path is not None:
-                ledger.record(b, entry)
+            ledger.record(b, entry)  # written to its file where it has one
             progress.advance(batch.n_tokens)
     for b in mine:  # in batch order, resumed or not: the same sums
-        e = entries[b]
+        e = ledger.done[b]
         for key in sums:
             sums[key] += e[key]
         if e["mu"] is not None:

@@ -32,23 +32,20 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 class Ledger:
     """Batches done so far of the evaluation described by ``settings`` (a dict of plain values), in ``path``;
-    ``path`` None keeps nothing. ``done``: batch number -> its entry (a dict of floats and CPU tensors);
+    ``path`` None: kept in memory only. ``done``: batch number -> its entry (a dict of floats and CPU tensors);
     ``extra``: values decided once for the whole evaluation (the precision eval.bf16 auto chose)."""
 
     def __init__(self, path: str | Path | None, settings: dict):
         self.path, self.settings = (Path(path) if path is not None else None), settings
         self.done: dict[int, dict] = {}
         self.extra: dict = {}
-        self.ignored = False  # a file was there, for another evaluation
         if self.path is not None and self.path.is_file():
             try:
                 saved = torch.load(self.path, map_location="cpu", weights_only=True)
             except Exception:  # unreadable: written by another version, or damaged outside textvae
                 saved = None
-            if isinstance(saved, dict) and saved.get("settings") == settings:
+            if isinstance(saved, dict) and saved.get("settings") == settings:  # else another evaluation's: ignored
                 self.done, self.extra = saved["done"], saved["extra"]
-            else:
-                self.ignored = True
 
     def record(self, batch: int, entry: dict) -> None:
         """Keep batch number ``batch``'s entry, and write the ledger (atomically)."""

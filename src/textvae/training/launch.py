@@ -85,7 +85,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
     no folder that blocks running the same command again: either no run folder, or one that resumes."""
     cfg = load_recipe(recipe, overrides)
     dev = _device(cfg, device)  # a device that is not here fails before any work
-    cfg.data.input = InputConfig(**dataclasses.asdict(input_style(cfg.data)))  # recorded: how typed text is read
+    _record_input(cfg)
     run = Run(Path(out) if out is not None else Path("runs") / cfg.name)
     _on_main(lambda: _check_out(run))
     init_from = str(pretrain(cfg, run, device, log)) if cfg.train.pretrain else cfg.train.init_from
@@ -109,6 +109,12 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
         raise
     trainer.run = run
     return trainer
+
+
+def _record_input(cfg: Recipe) -> Recipe:
+    """``cfg`` with ``data.input`` set to how its corpus reads typed text (recorded in the run's config.yaml)."""
+    cfg.data.input = InputConfig(**dataclasses.asdict(input_style(cfg.data)))
+    return cfg
 
 
 def _staging(run: Run) -> str:
@@ -160,10 +166,9 @@ def pretrain(cfg: Recipe, run: Run, device: str | None, log: Callable[[str], Non
     from textvae.training.trainer import TrainingInterrupted
 
     source = Path(cfg.train.pretrain)
-    pre = load_recipe(source) if source.is_file() else None
-    if pre is None:
+    if not source.is_file():
         raise TextVAEError(f"train.pretrain: {source}: recipe file not found")
-    pre.data.input = InputConfig(**dataclasses.asdict(input_style(pre.data)))  # as start_run records cfg's
+    pre = _record_input(load_recipe(source))  # as start_run records cfg's
     for section in ("data", "model"):
         if getattr(pre, section) != getattr(cfg, section):
             raise TextVAEError(f"train.pretrain: {source}: its {section} section differs from this recipe's (the "
