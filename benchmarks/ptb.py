@@ -214,8 +214,9 @@ def main() -> None:
     # rows to train (or resume): the selected ones; rows not selected whose run has a report are shown from it
     todo = {key: train_command(key, recipe, args.runs / key, args, epochs, sets)
             for key, recipe, *_ in ROWS if key in args.rows}
-    done = {key: old_rows[key]["command"].removeprefix("textvae ").split() if key in old_rows
-            else ["train", str(args.runs / key / "config.yaml"), "--out", str(args.runs / key)]
+    # rows trained before, shown with the command they were trained with
+    done = {key: old_rows.get(key, {}).get("command", f"textvae train {args.runs / key / 'config.yaml'} --out "
+                                                      f"{args.runs / key}")
             for key, *_ in ROWS
             if key not in todo and (args.runs / key / "report.json").is_file()}
     futures = {}
@@ -235,7 +236,7 @@ def main() -> None:
         base = {"key": key, "model": label, "table": table, "recipe": recipe, "split": "test", "paper": paper}
         if key in todo or key in done:
             rows.append({**base, **row_figures(args.runs / key, int(iw.get(key, args.iw_samples))),
-                         "command": "textvae " + " ".join({**done, **todo}[key])})
+                         "command": done[key] if key in done else "textvae " + " ".join(todo[key])})
         elif key in old_rows or label in old_rows:
             kept = old_rows.get(key, old_rows.get(label))
             rows.append({**kept, **base, "kept": True, "command": kept.get("command", f"textvae train {recipe}")})
