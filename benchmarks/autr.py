@@ -18,17 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402
+from runner import ROOT, cli, train_or_resume  # noqa: E402
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -51,20 +50,8 @@ CANVAS = ["the company said it expects to report a loss for the third quarter",
           "mr. smith is chairman of the board"]
 
 
-def cli(*args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, capture_output=True, text=True,
-                          cwd=ROOT).stdout
-
-
 def train(name: str, runs: Path) -> None:
-    run = runs / name
-    if (run / "report.json").is_file():
-        return
-    print(f"training {name}", file=sys.stderr, flush=True)
-    if (run / "checkpoint.pt").is_file():
-        cli("train", "--resume", str(run))
-    else:
-        cli("train", f"recipes/autr/{RUNS[name]}.yaml", "--out", str(run), *[x for o in SMALL for x in ("--set", o)])
+    train_or_resume(runs / name, f"recipes/autr/{RUNS[name]}.yaml", SMALL)
 
 
 def impute(name: str, runs: Path) -> dict:

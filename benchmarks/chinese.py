@@ -14,16 +14,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402
+from runner import ROOT, train_or_resume  # noqa: E402
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: E402
 from textvae.plots import read_log  # noqa: E402
@@ -41,22 +40,9 @@ INTERPOLATE = [(0, 1), (2, 3), (4, 5)]
 """Pairs of test reviews (by index among the first negative and positive reviews) for Fig. 9."""
 
 
-def cli(*args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, capture_output=True, text=True,
-                          cwd=ROOT).stdout
-
-
 def train(name: str, runs: Path) -> None:
-    run = runs / name
-    if (run / "report.json").is_file():
-        return
-    print(f"training {name}", file=sys.stderr, flush=True)
-    if (run / "checkpoint.pt").is_file():
-        cli("train", "--resume", str(run))
-    else:
-        extra = [] if name.endswith("no_kla") else [KLA]
-        cli("train", f"recipes/liu2019/cosr_{name}.yaml", "--out", str(run),
-            *[x for o in SMALL + extra for x in ("--set", o)])
+    kla = [] if name.endswith("no_kla") else [KLA]
+    train_or_resume(runs / name, f"recipes/liu2019/cosr_{name}.yaml", SMALL + kla)
 
 
 def figures(run: Path) -> dict:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402
+from runner import ROOT, cli, train_or_resume  # noqa: E402
 
 from textvae.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -92,19 +91,10 @@ def shown(path: Path) -> Path:
     return path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
 
 
-def cli(*args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, capture_output=True, text=True,
-                         cwd=ROOT)
-    return out.stdout
-
-
 def measure(name: str, overrides: list[str], runs: Path) -> dict:
     run = runs / name.split(" (")[0].replace(" ", "_").replace("/", "_").replace(",", "").replace(".", "")
     tic = time.perf_counter()
-    if not (run / "report.json").is_file():
-        args = ["train", "recipes/quick_ptb.yaml", "--out", str(run), "--set", "train.threads=1"]
-        args += [x for o in overrides for x in ("--set", o)]
-        cli(*(["train", "--resume", str(run)] if (run / "checkpoint.pt").is_file() else args))
+    train_or_resume(run, "recipes/quick_ptb.yaml", ["train.threads=1", *overrides])
     wall = time.perf_counter() - tic
     report = json.loads((run / "report.json").read_text())
     rec = json.loads(cli("reconstruct", str(run), "--limit", "500", "--samples", "0", "--json", "--device", "cpu"))

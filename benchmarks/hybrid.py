@@ -21,17 +21,16 @@ import argparse
 import json
 import math
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402
+from runner import ROOT, cli, train_or_resume  # noqa: E402
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: E402
 from textvae.plots import read_log  # noqa: E402
@@ -111,21 +110,8 @@ def experiments() -> dict[str, dict]:
     return out
 
 
-def cli(*args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, capture_output=True, text=True,
-                          cwd=ROOT).stdout
-
-
 def train(name: str, spec: dict, runs: Path) -> None:
-    run = runs / name
-    if (run / "report.json").is_file():
-        return
-    print(f"training {name}", file=sys.stderr, flush=True)
-    if (run / "checkpoint.pt").is_file():
-        cli("train", "--resume", str(run), "--iw-samples", "0")
-    else:
-        cli("train", spec["recipe"], "--out", str(run), "--iw-samples", "0",
-            *[x for o in spec["overrides"] for x in ("--set", o)])
+    train_or_resume(runs / name, spec["recipe"], spec["overrides"], ["--iw-samples", "0"])
 
 
 def bpc(nats_per_sentence: float, sentences: float, tokens: float) -> float:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402
+from runner import ROOT, cli, train_or_resume  # noqa: E402
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -36,19 +35,8 @@ PAPER = {"rnnlm": {"unigram": 28.32, "lstm": 38.92, "nll": 46.01}, "vae": {"unig
                                                                          "nll": 46.14}}
 
 
-def cli(*args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, capture_output=True, text=True,
-                          cwd=ROOT).stdout
-
-
 def train(recipe: Path, run: Path) -> None:
-    if (run / "report.json").is_file():
-        return
-    args = ["train", "--resume", str(run)] if (run / "checkpoint.pt").is_file() else [
-        "train", str(recipe), "--out", str(run), "--set", "train.threads=1"]
-    args += ["--iw-samples", str(IW_SAMPLES[run.name.split("_")[0]])]
-    print(f"training {run}", file=sys.stderr, flush=True)
-    cli(*args)
+    train_or_resume(run, recipe, ["train.threads=1"], ["--iw-samples", str(IW_SAMPLES[run.name.split("_")[0]])])
 
 
 def evaluate(corpus: str, runs: Path) -> dict:

@@ -16,17 +16,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 from machine import machine_info
+from runner import ROOT, cli, train_or_resume
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic
 from textvae.plots import read_log
 
-ROOT = Path(__file__).resolve().parents[1]
 LIU = [  # row, label, paper (APRC test): Rec, KL, BLEU-4, BLEU-5, SLEU-4, SLEU-5
     ("vrae", "VRAE", (96.48, 0.01, 98.16, 94.85, 100.0, 100.0)),
     ("vrae_kla", "VRAE + KLA", (96.18, 2.57, 90.56, 82.99, 94.35, 92.18)),
@@ -54,24 +52,12 @@ def size_overrides(size: str, corpus: str) -> list[str]:
     return [*CPU_SIZE, f"train.epochs={CPU_EPOCHS[corpus]}"] if size == "cpu" else []
 
 
-def run_cli(args: list[str]) -> None:
-    print("+ textvae " + " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, cwd=ROOT)
-
-
-def train(recipe: str, run: Path, overrides: list[str]) -> list[str]:
-    cmd = ["train", recipe, "--out", str(run), "--iw-samples", "0", *[x for o in overrides for x in ("--set", o)]]
-    if not (run / "report.json").is_file():
-        run_cli(cmd if not (run / "checkpoint.pt").is_file() else ["train", "--resume", str(run), "--iw-samples", "0"])
-    return cmd
-
-
 def row_figures(run: Path, n: int, refs: int) -> dict:
     report = json.loads((run / "report.json").read_text())
     gen_file = run / "generate_eval.json"
     gen = json.loads(gen_file.read_text()) if gen_file.is_file() else {}
     if gen.get("samples") != n:
-        run_cli(["generate-eval", str(run), "--n", str(n), "--refs", str(refs), "--json"])
+        cli("generate-eval", str(run), "--n", str(n), "--refs", str(refs), "--json", progress=True)
         gen = json.loads(gen_file.read_text())
     train_log, _ = read_log(run / "metrics.jsonl")
     tail = train_log[-max(1, len(train_log) // 5):]  # the last fifth of training
@@ -131,15 +117,20 @@ def run_corpus(corpus: str, args) -> tuple[list[dict], list[dict], list[str]]:
     """Train (or reuse) and score every row on ``corpus``; draws its AutoGen curves."""
     liu, ag, commands, runs = [], [], [], {}
     overrides = size_overrides(args.size, corpus) + args.set
+
+    def train(recipe: str, run: Path) -> None:
+        cmd = train_or_resume(run, recipe, overrides, ["--iw-samples", "0"], progress=True)
+        commands.append("textvae " + " ".join(cmd))
+
     for row, label, paper in LIU:
         run = args.runs / f"{corpus}_{row}"
-        commands.append("textvae " + " ".join(train(f"recipes/liu2019/{corpus}_{row}.yaml", run, overrides)))
+        train(f"recipes/liu2019/{corpus}_{row}.yaml", run)
         liu.append({"table": "mu-Forcing Table 1", "row": row, "model": label, "corpus": corpus,
                     **row_figures(run, args.n, args.refs), "paper_aprc": dict(zip(
                         ("rec", "kl", "bleu4", "bleu5", "self_bleu4", "self_bleu5"), paper, strict=True))})
     for row, label in AUTOGEN:
         run = runs[row] = args.runs / f"{corpus}_autogen_{row}"
-        commands.append("textvae " + " ".join(train(f"recipes/autogen/{corpus}_{row}.yaml", run, overrides)))
+        train(f"recipes/autogen/{corpus}_{row}.yaml", run)
         ag.append({"table": "AutoGen", "row": row, "model": label, "corpus": corpus,
                    **row_figures(run, args.n, args.refs)})
     plot_autogen(runs, args.out_dir / f"objectives_{corpus}.png")

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
 from machine import machine_info
+from runner import ROOT, cli, train_args, train_or_resume
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic
 
-ROOT = Path(__file__).resolve().parents[1]
 BOWMAN, LI, OURS = "bowman2016", "li2019", "textvae"
 ROWS = [
     # key, recipe, label, table, the published test figures (nll: the paper's NLL figure, an ELBO for VAE rows)
@@ -56,39 +54,25 @@ TITLES = {BOWMAN: "Bowman et al. 2016, Table 2", LI: "Li et al. 2019 (Optimus, T
           OURS: "textvae's best PTB VAE (issue 19's target: nll_iw <= 99.0 with KL >= 5 and AU >= 16, K = 500)"}
 TARGET = {"nll_iw": 99.0, "kl": 5.0, "au": 16}
 """Issue 19's target for our best PTB VAE."""
-_print_lock = threading.Lock()
+NO_EVAL = ["--iw-samples", "0"]
+"""Rows are trained without the final test evaluation: ``row_figures`` runs it at the benchmark's K."""
 
 
 def _kv(items: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in items)
 
 
-def run_cli(args: list[str]) -> None:
-    with _print_lock:
-        print("+ textvae " + " ".join(args), file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-
-
-def train_command(key: str, recipe: str, run: Path, args, epochs: dict, sets: dict) -> list[str]:
-    cmd = ["train", recipe, "--out", str(run), "--iw-samples", "0"]
+def row_overrides(key: str, args, epochs: dict, sets: dict) -> list[str]:
+    """The recipe overrides a row is trained with: the command line's --set, --epochs and --threads for it, and
+    for a row that starts from another row's weights, those weights in place of the recipe's own pretraining."""
     overrides = list(sets.get(key, []))
     if key in epochs:
         overrides.append(f"train.epochs={epochs[key]}")
     if args.threads:
         overrides.append(f"train.threads={args.threads}")
-    if key in NEEDS:  # the row's own pretraining run, instead of the recipe's train.pretrain
+    if key in NEEDS:
         overrides += ['train.pretrain=""', f"train.init_from={args.runs / NEEDS[key]}"]
-    return cmd + [x for o in overrides for x in ("--set", o)]
-
-
-def train_row(key: str, cmd: list[str], run: Path) -> None:
-    if (run / "report.json").is_file():
-        return
-    if (run / "checkpoint.pt").is_file():
-        run_cli(["train", "--resume", str(run), "--iw-samples", "0"])
-    else:
-        run_cli(cmd)
+    return overrides
 
 
 def row_figures(run: Path, k: int) -> dict:
@@ -104,7 +88,7 @@ def row_figures(run: Path, k: int) -> dict:
     eval_file = run / "eval_test.json"
     metrics = json.loads(eval_file.read_text()) if eval_file.is_file() else {}
     if metrics.get("iw_samples") != k:
-        run_cli(["evaluate", str(run), "--split", "test", "--iw-samples", str(k)])
+        cli("evaluate", str(run), "--split", "test", "--iw-samples", str(k), progress=True)
         metrics = json.loads(eval_file.read_text())
     bleu_file = run / "bleu_test.json"
     if not bleu_file.is_file():
@@ -212,8 +196,7 @@ def main() -> None:
     old_rows = {r.get("key", r["model"]): r for r in (old["rows"] if isinstance(old, dict) else old)}
     notes = {**(old.get("notes", {}) if isinstance(old, dict) else {}), **notes}
     # rows to train (or resume): the selected ones; rows not selected whose run has a report are shown from it
-    todo = {key: train_command(key, recipe, args.runs / key, args, epochs, sets)
-            for key, recipe, *_ in ROWS if key in args.rows}
+    todo = {key: (recipe, row_overrides(key, args, epochs, sets)) for key, recipe, *_ in ROWS if key in args.rows}
     # rows trained before, shown with the command they were trained with
     done = {key: old_rows.get(key, {}).get("command", f"textvae train {args.runs / key / 'config.yaml'} --out "
                                                       f"{args.runs / key}")
@@ -224,7 +207,7 @@ def main() -> None:
         def job(key: str) -> None:
             if NEEDS.get(key) in futures:
                 futures[NEEDS[key]].result()
-            train_row(key, todo[key], args.runs / key)
+            train_or_resume(args.runs / key, *todo[key], NO_EVAL, progress=True)
 
         # rows another row needs first, then the slowest (aggressive training), then the table's order
         for key in sorted(todo, key=lambda k: (k in NEEDS, k not in NEEDS.values(), "aggressive" not in k)):
@@ -236,7 +219,8 @@ def main() -> None:
         base = {"key": key, "model": label, "table": table, "recipe": recipe, "split": "test", "paper": paper}
         if key in todo or key in done:
             rows.append({**base, **row_figures(args.runs / key, int(iw.get(key, args.iw_samples))),
-                         "command": done[key] if key in done else "textvae " + " ".join(todo[key])})
+                         "command": done[key] if key in done
+                         else "textvae " + " ".join(train_args(args.runs / key, *todo[key], NO_EVAL))})
         elif key in old_rows or label in old_rows:
             kept = old_rows.get(key, old_rows.get(label))
             rows.append({**kept, **base, "kept": True, "command": kept.get("command", f"textvae train {recipe}")})
