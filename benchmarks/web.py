@@ -35,10 +35,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402
+from runner import ROOT, train_or_resume  # noqa: E402
 
 from textvae.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 from textvae.study import StudyStore, build_items  # noqa: E402
@@ -72,11 +72,7 @@ def ensure_run(run: Path) -> Path:
     if (run / "best.safetensors").is_file():
         return run
     run = ROOT / "runs" / "bench" / "web" / "quick"
-    if not (run / "best.safetensors").is_file():
-        print(f"training {run} (200 steps of recipes/quick.yaml)", file=sys.stderr, flush=True)
-        args = ["train", "--resume", str(run)] if (run / "checkpoint.pt").is_file() else [
-            "train", str(ROOT / "recipes" / "quick.yaml"), "--out", str(run), "--set", "train.max_steps=200"]
-        subprocess.run([sys.executable, "-m", "textvae.cli", *args], check=True)
+    train_or_resume(run, ROOT / "recipes" / "quick.yaml", ["train.max_steps=200"], progress=True)
     return run
 
 
