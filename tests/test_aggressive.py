@@ -17,7 +17,7 @@ from textvae.data.batching import make_batch
 from textvae.errors import TextVAEError
 from textvae.objectives.objective import Objective
 from textvae.training import aggressive
-from textvae.training.trainer import train_step
+from textvae.training.trainer import grads_only_for, train_step
 
 
 def test_inner_steps_stop_when_the_loss_per_token_stops_falling():
@@ -50,6 +50,46 @@ def test_an_encoder_step_leaves_the_decoder_and_its_optimiser_state_alone(make_m
     changed = {id(p) for p, b in zip(model.parameters(), before, strict=True) if not torch.equal(p, b)}
     assert changed and changed <= {id(p) for p in enc}
     assert all(p not in opt.state for p in dec)
+
+
+@pytest.mark.parametrize("part", [0, 1])  # 0: an encoder step, 1: a decoder step
+def test_a_part_step_tracks_only_its_part_and_gets_the_same_gradients(make_model, part):
+    model = make_model("vae", vocab_size=10, seed=0, latent_dim=3)
+    objective = Objective.from_config(from_dict(Recipe, tiny_recipe(Path("unused"))).objective, model)
+    params = [*model.parameters(), *objective.parameters()]
+    only = aggressive.part_params(model, objective)[part]
+    batch = make_batch([[4, 5, 6], [7, 8, 9, 4]], [0, 1])
+
+    def grads(tracked):
+        for p in params:
+            p.grad = None
+        seen = []
+        hook = model.encoder.register_forward_hook(lambda m, i, out: seen.append(out.requires_grad))
+        torch.manual_seed(1)  # the same z both times
+        with grads_only_for(params, tracked):
+            objective(model, batch, 0)[0].backward()
+        hook.remove()
+        return [None if p.grad is None else p.grad.clone() for p in params], seen[0]
+
+    full, enc_tracked_full = grads(None)
+    mine, enc_tracked = grads(only)
+    keep = {id(p) for p in only}
+    for p, f, m in zip(params, full, mine, strict=True):
+        if id(p) in keep:
+            torch.testing.assert_close(m, f, rtol=1e-6, atol=1e-7)
+        else:
+            assert m is None  # never computed
+    assert all(p.requires_grad for p in params)  # restored
+    assert enc_tracked_full and enc_tracked == (part == 0)  # a decoder step builds no graph through the encoder
+
+
+def test_grads_only_for_restores_tracking_after_an_error(make_model):
+    model = make_model("vae", vocab_size=10, seed=0, latent_dim=3)
+    params = list(model.parameters())
+    with pytest.raises(RuntimeError), grads_only_for(params, params[:1]):
+        assert not params[1].requires_grad
+        raise RuntimeError("boom")
+    assert all(p.requires_grad for p in params)
 
 
 def _recipe(tmp_path, **train):

@@ -83,6 +83,24 @@ def clip_gradients(params, max_norm: float) -> None:
         torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
 
 
+@contextlib.contextmanager
+def grads_only_for(params: list[torch.Tensor], only: list[torch.Tensor] | None):
+    """Inside, autograd tracks only the parameters ``only`` (all of ``params`` for None): the others'
+    ``requires_grad`` is off until exit. Backward then skips their weight gradients and every part of the graph
+    that leads to none of ``only``: aggressive training's encoder steps compute no decoder weight gradients (the
+    output layer's is a third of its matmuls), its decoder steps no backward pass through the encoder at all.
+    The gradients of ``only`` are the same as with everything tracked."""
+    keep = None if only is None else {id(p) for p in only}
+    off = [] if keep is None else [p for p in params if p.requires_grad and id(p) not in keep]
+    for p in off:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in off:
+            p.requires_grad_(True)
+
+
 def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Optimizer, batch: Batch | list[Batch],
                step: int, clip_grad: float, autocast, clip_value: float = 0.0, forward=None,
                only: list[torch.Tensor] | None = None) -> dict:
@@ -96,28 +114,27 @@ def train_step(model: TextVAE, objective: Objective, optimizer: torch.optim.Opti
     parameters this step updates (aggressive training's encoder or decoder steps); the others' gradients are
     dropped, so the optimiser leaves them and their state as they are."""
     optimizer.zero_grad(set_to_none=True)
-    if isinstance(batch, Batch):
-        with autocast:
-            loss, logs = forward(batch, step) if forward is not None else objective(model, batch, step)
-        loss.backward()
-    else:
-        total, logs = sum(b.size for b in batch), {}
-        for i, part in enumerate(batch):
-            last = i == len(batch) - 1
-            sync = contextlib.nullcontext() if forward is None or last else forward.no_sync()
-            with sync:
-                with autocast:
-                    loss, part_logs = forward(part, step) if forward is not None else objective(model, part, step)
-                share = part.size / total
-                (loss * share).backward()
-            for k, v in part_logs.items():
-                logs[k] = logs.get(k, 0.0) + v.detach() * share
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    if only is not None:
+    with grads_only_for(params, only):
+        if isinstance(batch, Batch):
+            with autocast:
+                loss, logs = forward(batch, step) if forward is not None else objective(model, batch, step)
+            loss.backward()
+        else:
+            total, logs = sum(b.size for b in batch), {}
+            for i, part in enumerate(batch):
+                last = i == len(batch) - 1
+                sync = contextlib.nullcontext() if forward is None or last else forward.no_sync()
+                with sync:
+                    with autocast:
+                        loss, part_logs = (forward(part, step) if forward is not None
+                                           else objective(model, part, step))
+                    share = part.size / total
+                    (loss * share).backward()
+                for k, v in part_logs.items():
+                    logs[k] = logs.get(k, 0.0) + v.detach() * share
+    if only is not None:  # the others got no gradient (grads_only_for): the optimiser leaves them as they are
         keep = {id(p) for p in only}
-        for p in params:
-            if id(p) not in keep:
-                p.grad = None
         params = [p for p in params if id(p) in keep]
     if clip_value > 0:
         torch.nn.utils.clip_grad_value_(params, clip_value)
