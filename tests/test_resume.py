@@ -87,6 +87,46 @@ def test_best_checkpoint_and_early_stop(tmp_path):
     assert trainer.state["best"] == min(r["neg_elbo"] for r in valid)
 
 
+@pytest.mark.parametrize("reload", [True, False])
+def test_decay_reload_goes_on_from_the_best_weights_and_max_decays_stops(tmp_path, reload):
+    torch.set_num_threads(1)
+    corpus = write_corpus(tmp_path / "corpus")
+    recipe = from_dict(Recipe, tiny_recipe(corpus, train={
+        "epochs": 60, "early_stop": 0, "lr": 1.0, "optimizer": "sgd", "lr_decay": 0.5, "lr_patience": 0,
+        "min_lr": 0.0, "decay_reload": reload, "max_decays": 2}))
+    trainer = _trainer(recipe, tmp_path / "run")
+    trainer.fit()
+    valid = [json.loads(x) for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    valid = [r for r in valid if r["kind"] == "valid"]
+    assert trainer.state["decays"] == 2 and len(valid) < 60  # stopped by max_decays
+    assert [r["lr"] for r in valid].count(0.25) == 1 and not valid[-1]["best"]
+    best = load_file(str(tmp_path / "run/best.safetensors"))
+    now = trainer.model.state_dict()
+    same = all(torch.equal(now[k], best[k]) for k in best)
+    assert same == reload  # the last decay reloaded the best weights, and the run stopped there
+
+
+def test_decay_from_holds_the_rate_for_its_epochs_counting_bad_ones(tmp_path):
+    torch.set_num_threads(1)
+    corpus = write_corpus(tmp_path / "corpus")
+    patience, wait = 1, 5
+    recipe = from_dict(Recipe, tiny_recipe(corpus, train={
+        "epochs": 14, "early_stop": 0, "lr": 1.0, "optimizer": "sgd", "lr_decay": 0.5, "lr_patience": patience,
+        "min_lr": 0.0, "max_decays": 1, "decay_from": wait}))
+    _trainer(recipe, tmp_path / "run").fit()
+    rows = [json.loads(x) for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    valid = [r for r in rows if r["kind"] == "valid"]
+    bad_run, expected, held = 0, None, False  # the first epoch (0-based) from the wait on ending too long a bad run
+    for i, r in enumerate(valid):
+        bad_run = 0 if r["best"] else bad_run + 1
+        held |= i < wait and bad_run > patience  # a decay the wait held back
+        if i >= wait and bad_run > patience:
+            expected = i
+            break
+    assert held and expected == wait  # the bad epochs of the wait counted: it decayed as soon as it could
+    assert [r["lr"] for r in valid] == [1.0] * expected + [0.5] and len(valid) == expected + 1
+
+
 def test_finished_run_trains_on_when_its_epoch_cap_is_raised(tmp_path):
     torch.set_num_threads(1)
     corpus = write_corpus(tmp_path / "corpus")

@@ -161,7 +161,9 @@ def _model_rules(recipe: Recipe) -> list[tuple[str, Any, bool, str]]:
     that the kind's stride-2 layers can halve (conv: 2^len(channels) divides it; the deconvolution decoders:
     2^(len(channels) - 1))."""
     m = recipe.model
-    rules = [("model.latent_dim", m.latent_dim, m.latent_dim >= 1, ">= 1")]
+    rules = [("model.latent_dim", m.latent_dim, m.latent_dim >= 1, ">= 1"),
+             ("model.init_range", m.init_range, m.init_range >= 0, ">= 0 (0: PyTorch's own initialisation)"),
+             ("model.embed_init_range", m.embed_init_range, m.embed_init_range > 0, "> 0")]
     for part in ("encoder", "decoder"):
         cfg = getattr(m, part)
         for f in dataclasses.fields(cfg):
@@ -230,6 +232,8 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
         ("train.lr_patience", t.lr_patience, t.lr_patience >= 0, ">= 0"),
         ("train.min_lr", t.min_lr, t.min_lr >= 0, ">= 0"),
         ("train.early_stop", t.early_stop, t.early_stop >= 0, ">= 0 (0: never)"),
+        ("train.max_decays", t.max_decays, t.max_decays >= 0, ">= 0 (0: no limit)"),
+        ("train.decay_from", t.decay_from, t.decay_from >= 0, ">= 0"),
         ("train.threads", t.threads, t.threads >= 0, ">= 0 (0: torch's default)"),
         ("train.checkpoint_every", t.checkpoint_every, t.checkpoint_every >= 1, ">= 1"),
         ("train.log_every", t.log_every, t.log_every >= 1, ">= 1"),

@@ -152,6 +152,12 @@ class ModelConfig:
     latent_dim: int = 13
     encoder: EncoderConfig = field(default_factory=LSTMEncoderConfig, metadata={"kinds": ENCODER_KINDS})
     decoder: DecoderConfig = field(default_factory=LSTMDecoderConfig, metadata={"kinds": DECODER_KINDS})
+    init_range: float = 0.0
+    """0: every layer keeps its own PyTorch initialisation. > 0: every parameter is drawn from U(-init_range,
+    init_range) and then every embedding matrix from U(-embed_init_range, embed_init_range), padding rows and
+    padding columns kept zero: the protocol papers' code (He et al. 2019, Li et al. 2019: 0.01 and 0.1)."""
+    embed_init_range: float = 0.1
+    """The embeddings' range under ``init_range`` > 0 (a tied output layer, being the embedding, gets it too)."""
 
 
 def kind_options(cfg) -> dict:

@@ -168,7 +168,18 @@ class TrainConfig:
     lr_decay: float = 0.5
     """Factor applied to the learning rate when validation loss plateaus (1: never decay)."""
     lr_patience: int = 1
+    """Epochs in a row without a better validation loss that the rate tolerates: it decays at the
+    (lr_patience + 1)-th (torch's ReduceLROnPlateau). The protocol papers' code decays at the ``decay_epoch``-th:
+    lr_patience = decay_epoch - 1."""
     min_lr: float = 1e-5
+    decay_from: int = 0
+    """No decay at the ends of the first ``decay_from`` epochs (the epochs without a better validation loss still
+    count, so the rate can decay at once after them): the protocol papers' code waits 15."""
+    decay_reload: bool = False
+    """At each decay of the rate, go on from the best weights so far (by validation), the optimiser's state
+    cleared: the protocol papers' code (He et al. 2019, Li et al. 2019)."""
+    max_decays: int = 0
+    """Stop after this many decays of the rate (0: no limit; the protocol papers' code: 5)."""
     early_stop: int = 5
     """Stop after this many epochs without a better validation loss (0: never)."""
     select: Literal["auto", "neg_elbo", "rec"] = "auto"

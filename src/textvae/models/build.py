@@ -7,6 +7,7 @@ from torch import nn
 from textvae.config.model import ModelConfig
 from textvae.models.decoders import build_decoder
 from textvae.models.encoders import build_encoder
+from textvae.models.init import uniform_init
 from textvae.models.latent import DeterministicLatent, GaussianLatent
 from textvae.models.vae import TextVAE
 
@@ -20,6 +21,10 @@ def build_model(cfg: ModelConfig, vocab_size: int) -> TextVAE:
     z_dim = 0 if cfg.type == "lm" else cfg.latent_dim
     decoder = build_decoder(cfg.decoder, vocab_size, z_dim)  # built first: the weights of a seed stay as they were
     if cfg.type == "lm":
-        return TextVAE(None, None, decoder)
-    encoder = build_encoder(cfg.encoder, vocab_size)
-    return TextVAE(encoder, LATENTS[cfg.type](encoder.out_dim, z_dim), decoder)
+        model = TextVAE(None, None, decoder)
+    else:
+        encoder = build_encoder(cfg.encoder, vocab_size)
+        model = TextVAE(encoder, LATENTS[cfg.type](encoder.out_dim, z_dim), decoder)
+    if cfg.init_range > 0:
+        uniform_init(model, cfg.init_range, cfg.embed_init_range)
+    return model

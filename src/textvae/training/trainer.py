@@ -24,7 +24,7 @@ from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.evaluation.evaluate import evaluate
 from textvae.models.vae import TextVAE
-from textvae.models.weights import save_weights
+from textvae.models.weights import load_weights, save_weights
 from textvae.objectives.objective import Objective
 from textvae.precision import choose_bf16
 from textvae.progress import progress_bar
@@ -203,7 +203,8 @@ class Trainer:
                       "train_seconds": 0.0, "train_tokens": 0, "valid_step": -1, "world": dist.ctx.world,
                       "bf16": None,  # bf16: the precision train.bf16 auto chose (kept on resume)
                       # aggressive training (He et al. 2019): still on, and the validation MI of the last epoch
-                      "aggressive": bool(t.aggressive), "aggressive_mi": -math.inf}
+                      "aggressive": bool(t.aggressive), "aggressive_mi": -math.inf,
+                      "decays": 0}  # decays of the learning rate so far (train.max_decays)
         self.window = _new_window()  # the log line being averaged: sums of logged values, steps, tokens, seconds
         self.flops_per_token: float | None = None  # counted on this process's first step
         self.peak_flops: float | None = None  # measured when training starts
@@ -258,7 +259,7 @@ class Trainer:
         set_rng_state(ckpt["rng_ranks"][dist.ctx.rank] if dist.ctx.distributed else ckpt["rng"])
         # checkpoints of textvae 0.1 have no window and no valid_step (they validated at every epoch boundary)
         defaults = {"valid_step": ckpt["step"] if ckpt["position"] == 0 else -1, "world": 1, "bf16": None,
-                    "aggressive": False, "aggressive_mi": -math.inf}
+                    "aggressive": False, "aggressive_mi": -math.inf, "decays": 0}
         self.state = {k: ckpt[k] if k in ckpt else defaults[k] for k in self.state}
         self.window = ckpt.get("window") or _new_window()
         self.saved_step = self.state["step"]
@@ -478,8 +479,12 @@ class Trainer:
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: the validation loss after step {st['step']} is not finite; "
                                    f"{self.run.path} keeps the checkpoint of step {self.saved_step}")
-        if self.scheduler is not None:
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.scheduler is not None:  # an infinite patience counts bad epochs without decaying (decay_from)
+            t = self.recipe.train
+            self.scheduler.patience = t.lr_patience if st["epoch"] >= t.decay_from else math.inf
             self.scheduler.step(val)
+        decayed = self.optimizer.param_groups[0]["lr"] < lr
         improved = val < st["best"]
         if improved:
             st["best"], st["bad_epochs"] = val, 0
@@ -487,6 +492,15 @@ class Trainer:
                 save_weights(self.run.best, self.model, self.vocab.fingerprint)
         else:
             st["bad_epochs"] += 1
+        if decayed:
+            st["decays"] += 1
+            if self.recipe.train.decay_reload and not improved:  # on from the best weights, the optimiser afresh
+                dist.barrier()  # rank 0 wrote them, at an earlier epoch
+                load_weights(self.run.best, self.model, self.vocab.fingerprint)
+                self.optimizer.state.clear()
+                self.log(f"epoch {st['epoch'] + 1}: learning rate {lr:g} -> "
+                         f"{self.optimizer.param_groups[0]['lr']:g} (decay {st['decays']}), going on from the best "
+                         f"weights (validation {st['best']:.2f})")
         self._write_log({"kind": "valid", "step": st["step"], "epoch": st["epoch"] + 1,
                          **{k: v for k, v in metrics.items() if isinstance(v, (int, float)) or k == "mu_hist"},
                          "lr": self.optimizer.param_groups[0]["lr"], "best": improved})
@@ -511,7 +525,8 @@ class Trainer:
         the current config."""
         t, st = self.recipe.train, self.state
         capped = bool(t.max_steps and st["step"] >= t.max_steps and st["valid_step"] == st["step"])
-        return st["epoch"] >= t.epochs or capped or bool(t.early_stop and st["bad_epochs"] >= t.early_stop)
+        return (st["epoch"] >= t.epochs or capped or bool(t.early_stop and st["bad_epochs"] >= t.early_stop)
+                or bool(t.max_decays and st["decays"] >= t.max_decays))
 
 
 def _new_window() -> dict:

@@ -73,6 +73,11 @@ class LSTMDecoder(nn.Module):
         """Weights that only ever multiply the output layer's zero padding (not model parameters)."""
         return (self.out.in_features - self.hidden_dim) * self.out.out_features
 
+    @torch.no_grad()
+    def zero_padding(self) -> None:
+        """Zero the output layer's padding columns (after a re-initialisation, ``textvae.models.init``)."""
+        self.out.weight[:, self.hidden_dim :] = 0.0
+
     def _pad_out_weight(self, module, state_dict, prefix, *args) -> None:
         w = state_dict.get(prefix + "out.weight")
         if w is not None and w.shape[-1] == self.hidden_dim < self.out.in_features:
