@@ -44,3 +44,15 @@ def merge(base: dict, changes: dict) -> dict:
 def write_recipe(path: Path, recipe: dict) -> Path:
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     return path
+
+
+def bf16_lstm_runs() -> bool:
+    """Whether this machine runs an LSTM under bf16 autocast (oneDNN on a CPU without AVX-512 does not)."""
+    import torch
+
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(4, 4, batch_first=True)(torch.zeros(1, 2, 4))
+        return True
+    except RuntimeError:
+        return False

@@ -7,6 +7,7 @@ import importlib
 
 import pytest
 import torch
+from helpers import bf16_lstm_runs
 
 from textvae.config import EvalConfig
 from textvae.data.corpus import Split
@@ -88,8 +89,9 @@ def test_a_ledger_of_other_settings_or_weights_is_not_used(tmp_path, monkeypatch
 def test_a_resumed_evaluation_keeps_the_precision_chosen_at_its_start(tmp_path, monkeypatch, data):
     model, split = data
     ledger = tmp_path / "eval_test.ledger"
-    chosen = {"setting": "auto", "bf16": True, "fp32_s": 1.0, "bf16_s": 0.5, "bias": 0.0}
-    monkeypatch.setattr(evaluate_module, "iw_precision", lambda *a: (True, dict(chosen)))
+    # a choice of bf16 where it runs here (on a CPU without AVX-512 oneDNN has no bf16 LSTM: fp32 then)
+    chosen = {"setting": "auto", "bf16": bf16_lstm_runs(), "fp32_s": 1.0, "bf16_s": 0.5, "bias": 0.0}
+    monkeypatch.setattr(evaluate_module, "iw_precision", lambda *a: (chosen["bf16"], dict(chosen)))
     _counting_nll_iw(monkeypatch, cut_at=2)
     with pytest.raises(Cut):
         _run(model, split, ledger, bf16="auto")

@@ -8,11 +8,12 @@ import math
 
 import pytest
 import torch
-from helpers import tiny_recipe, write_corpus, write_recipe
+from helpers import bf16_lstm_runs, tiny_recipe, write_corpus, write_recipe
 from typer.testing import CliRunner
 
 import textvae.precision as precision
 from textvae.cli import app
+from textvae.cli.format import format_metrics
 from textvae.config import EvalConfig
 from textvae.config.loader import from_dict
 from textvae.config.sections import TrainConfig
@@ -24,12 +25,34 @@ runner = CliRunner()
 evaluate_module = importlib.import_module("textvae.evaluation.evaluate")  # the module, not the function
 
 
-def test_explicit_settings_are_taken_without_a_probe():
+needs_bf16 = pytest.mark.skipif(not bf16_lstm_runs(), reason="bf16 autocast does not run an LSTM on this machine")
+
+
+def _no_bf16(bf16):
+    """A pass that fails under bf16 as oneDNN does on a CPU without AVX-512."""
+    if bf16:
+        raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive.\nmore")
+
+
+def test_explicit_false_is_taken_without_a_probe_and_true_after_one_checking_pass():
+    calls = []
+
     def never(bf16):
         raise AssertionError("probed")
 
-    assert precision.choose_bf16(True, never, "cpu")[0] is True
     assert precision.choose_bf16(False, never, "cpu")[0] is False
+    assert precision.choose_bf16(True, calls.append, "cpu")[0] is True and calls == [True]
+
+
+def test_where_bf16_does_not_run_auto_chooses_fp32_and_says_why_and_true_is_a_one_line_error():
+    use, why = precision.choose_bf16("auto", _no_bf16, "cpu")
+    assert use is False and why.startswith("train.bf16 auto: fp32 (bf16 autocast does not run on this machine: "
+                                           "could not create a primitive descriptor")
+    assert "more" not in why  # the first line of the error only
+    with pytest.raises(TextVAEError, match=r"^train.bf16: true, but bf16 autocast does not run on this machine"):
+        precision.choose_bf16(True, _no_bf16, "cpu")
+    t = precision.time_passes(_no_bf16, "cpu")
+    assert t["bf16"] == math.inf and 0 < t["fp32"] < math.inf and "primitive descriptor" in t["bf16_error"]
 
 
 @pytest.mark.parametrize(("fp32", "bf16", "chosen"), [(1.0, 0.5, True), (1.0, 0.95, False), (1.0, 3.0, False)])
@@ -92,6 +115,7 @@ def _fake_timing(fp32, bf16):
     return time_passes
 
 
+@needs_bf16
 @pytest.mark.parametrize(("bf16_s", "limit", "chosen"), [(0.5, 1e9, True), (0.95, 1e9, False), (0.5, 0.0, False)])
 def test_eval_auto_needs_both_speed_and_a_small_bias(monkeypatch, make_model, make_sentences, bf16_s, limit, chosen):
     monkeypatch.setattr(precision, "time_passes", _fake_timing(1.0, bf16_s))
@@ -109,6 +133,25 @@ def test_eval_auto_that_chose_fp32_gives_the_fp32_figures(monkeypatch, make_mode
     assert auto["nll_iw"] == plain["nll_iw"] and auto["rec"] == plain["rec"]
 
 
+def test_eval_where_bf16_does_not_run_auto_gives_the_fp32_figures_and_true_is_an_error(monkeypatch, make_model,
+                                                                                       make_sentences):
+    real = evaluate_module.nll_iw
+
+    def nll_iw(*args, **kwargs):
+        _no_bf16(torch.is_autocast_enabled("cpu"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "nll_iw", nll_iw)
+    auto = _evaluate(make_model, make_sentences, "auto")
+    plain = _evaluate(make_model, make_sentences, False)
+    p = auto["iw_precision"]
+    assert p["bf16"] is False and "primitive descriptor" in p["bf16_error"] and auto["nll_iw"] == plain["nll_iw"]
+    assert "eval.bf16 auto chose fp32 for nll_iw (bf16 autocast does not run on this machine" in format_metrics(auto)
+    with pytest.raises(TextVAEError, match=r"^eval.bf16: true, but bf16 autocast does not run"):
+        _evaluate(make_model, make_sentences, True)
+
+
+@needs_bf16
 def test_eval_bf16_estimate_stays_near_fp32_and_its_bias_is_measured_on_the_same_samples(make_model, make_sentences):
     on = _evaluate(make_model, make_sentences, True)
     off = _evaluate(make_model, make_sentences, False)

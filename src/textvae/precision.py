@@ -22,21 +22,56 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_passes(run: Callable[[bool], None], device: str, rounds: int = 3) -> dict[str, float]:
+def _devices(device: str) -> list[int]:
+    return [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+
+
+def bf16_failure(exc: RuntimeError) -> str:
+    """The first line of the error a bf16 pass raised (oneDNN on a CPU without AVX-512 has, for one, no bf16
+    LSTM: "could not create a primitive descriptor for the LSTM forward propagation primitive")."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def time_passes(run: Callable[[bool], None], device: str, rounds: int = 3) -> dict:
     """The fastest of ``rounds`` calls of ``run(bf16)`` for each precision, alternated after one warm-up of each
-    (seconds). RNG states are restored afterwards, so a run that probes trains exactly as one that does not."""
-    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
-    best = {"fp32": float("inf"), "bf16": float("inf")}
-    with torch.random.fork_rng(devices=devices):
+    (seconds). RNG states are restored afterwards, so a run that probes trains exactly as one that does not.
+    When the bf16 pass raises a RuntimeError (bf16 does not run on this machine), the timing stops there:
+    ``bf16`` is infinite, ``fp32`` the warm-up pass's time and ``bf16_error`` says why."""
+    best: dict = {"fp32": float("inf"), "bf16": float("inf")}
+    warm_fp32 = float("inf")
+    with torch.random.fork_rng(devices=_devices(device)):
         for r in range(rounds + 1):
             for name in ("fp32", "bf16"):
                 _sync(device)
                 tic = time.perf_counter()
-                run(name == "bf16")
+                try:
+                    run(name == "bf16")
+                except RuntimeError as exc:
+                    if name == "fp32":
+                        raise
+                    return {"fp32": min(best["fp32"], warm_fp32), "bf16": float("inf"),
+                            "bf16_error": bf16_failure(exc)}
                 _sync(device)
+                elapsed = time.perf_counter() - tic
                 if r:  # round 0 warms both up
-                    best[name] = min(best[name], time.perf_counter() - tic)
+                    best[name] = min(best[name], elapsed)
+                elif name == "fp32":
+                    warm_fp32 = elapsed
     return best
+
+
+def check_bf16_runs(run: Callable[[bool], None], device: str, key: str) -> None:
+    """For an explicit ``key: true``: one ``run(True)``, RNG states restored; a RuntimeError from it becomes a
+    one-line TextVAEError naming ``key`` (bf16 autocast does not run on this machine)."""
+    from textvae.errors import TextVAEError
+
+    with torch.random.fork_rng(devices=_devices(device)):
+        try:
+            run(True)
+        except RuntimeError as exc:
+            raise TextVAEError(f"{key}: true, but bf16 autocast does not run on this machine ({bf16_failure(exc)}); "
+                               f"use {key}: auto (bf16 only where it runs and is faster) or false") from None
 
 
 def choose_bf16(setting: bool | str, run: Callable[[bool], None], device: str) -> tuple[bool, str]:
@@ -44,8 +79,12 @@ def choose_bf16(setting: bool | str, run: Callable[[bool], None], device: str) -
     ``run(bf16)`` (one forward and backward pass of a training batch) both ways and picks bf16 only when it takes
     under MARGIN of fp32's time."""
     if setting != "auto":
+        if setting:
+            check_bf16_runs(run, device, "train.bf16")
         return bool(setting), f"bf16 {'on' if setting else 'off'} (train.bf16: {str(setting).lower()})"
     t = time_passes(run, device)
+    if "bf16_error" in t:
+        return False, f"train.bf16 auto: fp32 (bf16 autocast does not run on this machine: {t['bf16_error']})"
     ratio = t["fp32"] / t["bf16"]
     use = t["bf16"] < MARGIN * t["fp32"]
     return use, (f"train.bf16 auto: {'bf16' if use else 'fp32'} (a training pass took {t['fp32'] * 1e3:.1f} ms in "

@@ -35,7 +35,10 @@ def format_metrics(metrics: dict) -> str:
             unit += f" of {metrics['z_dim']}"
         rows.append(f"  {k:<12} {value:>9}  ({unit})")
     p = metrics.get("iw_precision") or {}
-    if p.get("setting") == "auto":
+    if p.get("setting") == "auto" and "bf16_error" in p:
+        rows.append(f"  note: eval.bf16 auto chose fp32 for nll_iw (bf16 autocast does not run on this machine: "
+                    f"{p['bf16_error']})")
+    elif p.get("setting") == "auto":
         rows.append(f"  note: eval.bf16 auto chose {'bf16' if p['bf16'] else 'fp32'} for nll_iw (probe: "
                     f"{p['fp32_s'] * 1e3:.0f} ms fp32, {p['bf16_s'] * 1e3:.0f} ms bf16, bf16 - fp32 = "
                     f"{p['bias']:+.3f} nats per sentence)")

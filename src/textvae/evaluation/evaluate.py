@@ -45,9 +45,10 @@ def iw_precision(model: TextVAE, batch, k: int, budget: int, setting: bool | str
     times nll_iw on ``batch`` (with min(K, PROBE_SAMPLES) samples) in fp32 and bf16, drawing the same samples both
     ways, and chooses bf16 only when it takes under precision.MARGIN of fp32's time and its estimate differs from
     fp32's by under BF16_BIAS_LIMIT nats per sentence on average. Record: {setting, bf16, and for auto fp32_s,
-    bf16_s (seconds of one pass) and bias (mean bf16 - fp32 nats per sentence)}."""
-    if setting != "auto":
-        return bool(setting), {"setting": setting, "bf16": bool(setting)}
+    bf16_s (seconds of one pass) and bias (mean bf16 - fp32 nats per sentence), or fp32_s and bf16_error where
+    bf16 does not run on this machine}. True on such a machine is a TextVAEError."""
+    if setting is False:
+        return False, {"setting": False, "bf16": False}
     kind, probe_k = torch.device(device).type, min(k, PROBE_SAMPLES)
     posterior, out = model.posterior(batch), {}  # in fp32, as the evaluation computes it
 
@@ -56,7 +57,12 @@ def iw_precision(model: TextVAE, batch, k: int, budget: int, setting: bool | str
         with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
             out[bf16] = nll_iw(model, batch, probe_k, budget, gen, posterior).double()
 
+    if setting is True:
+        _precision.check_bf16_runs(one_pass, device, "eval.bf16")
+        return True, {"setting": True, "bf16": True}
     t = _precision.time_passes(one_pass, device, rounds=2)
+    if "bf16_error" in t:
+        return False, {"setting": "auto", "bf16": False, "fp32_s": t["fp32"], "bf16_error": t["bf16_error"]}
     bias = float((out[True] - out[False]).mean())
     use = t["bf16"] < _precision.MARGIN * t["fp32"] and abs(bias) < BF16_BIAS_LIMIT
     return use, {"setting": "auto", "bf16": use, "fp32_s": t["fp32"], "bf16_s": t["bf16"], "bias": bias}
