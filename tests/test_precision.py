@@ -87,6 +87,25 @@ def _train(tmp_path, name, corpus, bf16):
     return result, torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)
 
 
+def test_where_bf16_cannot_run_a_start_with_true_fails_leaving_nothing_and_auto_trains_in_fp32(tmp_path,
+                                                                                                  monkeypatch):
+    real = torch.nn.LSTM.forward
+
+    def forward(self, *args, **kwargs):  # as oneDNN on a CPU without AVX-512
+        _no_bf16(torch.is_autocast_enabled("cpu"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.LSTM, "forward", forward)
+    corpus = write_corpus(tmp_path / "c", n_train=32)
+    raw = tiny_recipe(corpus, train={"epochs": 1, "threads": 1, "bf16": True}, eval={"iw_samples": 0})
+    result = runner.invoke(app, ["train", str(write_recipe(tmp_path / "on.yaml", raw)), "--out",
+                                 str(tmp_path / "runs" / "on")])
+    assert result.exit_code == 2 and "error: train.bf16: true, but bf16 autocast does not run" in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no folder, no staging
+    result, auto = _train(tmp_path, "auto", corpus, "auto")
+    assert auto["bf16"] is False and "train.bf16 auto: fp32 (bf16 autocast does not run" in result.output
+
+
 def test_a_run_that_probed_and_chose_fp32_trains_exactly_as_fp32(tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path / "c", n_train=32)
     monkeypatch.setattr(precision, "MARGIN", 0.0)  # the real probe runs, and bf16 cannot win

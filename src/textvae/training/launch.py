@@ -97,6 +97,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
             vocab.save(staging.vocab)
             write_text_atomic(staging.config, recipe_to_yaml(cfg))
         trainer = _trainer(cfg, vocab, splits, staging, log, dev, init_from=init_from)
+        trainer.decide_precision()  # train.bf16 true where bf16 cannot run fails here, leaving no folder
         trainer.save()
         if dist.ctx.main:
             if run.path.is_dir():

@@ -330,7 +330,7 @@ class Trainer:
 
             self.writer = SummaryWriter(str(self.run.path / "tensorboard"))
         train = self.splits["train"]
-        bf16 = self._bf16 = self._precision()
+        bf16 = self.decide_precision()
         autocast = torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=bf16)
         self.peak_flops = matmul_peak(self.device, torch.bfloat16 if bf16 else torch.float32)
         if not self.run.checkpoint.exists():
@@ -358,6 +358,12 @@ class Trainer:
                 signal.signal(sig, handler)
             if self.writer is not None:
                 self.writer.close()
+
+    def decide_precision(self) -> bool:
+        """The precision this process trains in (``_precision``), decided once."""
+        if self._bf16 is None:
+            self._bf16 = self._precision()
+        return self._bf16
 
     def _precision(self) -> bool:
         """Whether to train under bf16 autocast: train.bf16 when it is true or false; with auto, the choice made
