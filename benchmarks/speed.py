@@ -2,7 +2,8 @@
 
 Measures, side by side on one machine:
 
-1. Training throughput in target tokens/s (x_1..x_n plus </s>; <s> not counted), fp32 and bf16 autocast.
+1. Training throughput in target tokens/s (x_1..x_n plus </s>; <s> not counted), fp32 and bf16 autocast
+   (fp32 alone where bf16 does not run).
    Each step is the trainer's loop body (``train_step``): ``Batch.to`` -> ``Objective`` under
    ``torch.autocast(..., dtype=torch.bfloat16, enabled=bf16)`` -> ``zero_grad`` -> ``backward`` ->
    ``clip_gradients`` (when the recipe clips) -> the recipe's optimiser step (Adam or SGD), on length-bucketed
@@ -82,6 +83,7 @@ from textvae.models.build import build_model
 from textvae.models.vae import TextVAE
 from textvae.objectives.objective import Objective
 from textvae.pipeline import load_splits, resolve_device
+from textvae.precision import bf16_failure
 from textvae.training.trainer import build_optimizer, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +171,19 @@ def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
     return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def bf16_failure_here(device: str) -> str | None:
+    """Why an LSTM does not run under bf16 autocast on ``device`` (the first line of the error), or None."""
+    try:
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+            nn.LSTM(8, 8, batch_first=True).to(device)(torch.zeros(2, 3, 8, device=device))
+    except RuntimeError as exc:
+        return bf16_failure(exc)
+    return None
+
+
 # -- training ---------------------------------------------------------------------------------------------
 class TrainLoop:
     """The trainer's per-step work for one model (fp32 or bf16 autocast)."""
@@ -194,7 +209,8 @@ class TrainLoop:
 
 
 def train_speed(recipe: Recipe, vocab_size: int, ids: list[list[int]], batches: list[list[int]], device: str,
-                warmup: int, steps: int, passes: int, m: dict, log, between_passes) -> tuple[dict, TextVAE]:
+                warmup: int, steps: int, passes: int, m: dict, log, between_passes,
+                bf16: bool = True) -> tuple[dict, TextVAE]:
     """``warmup`` untimed steps, then ``passes`` timed passes over the next ``steps`` batches (the same batches
     each pass; the cost of a step does not depend on the weights). Throughput is reported for the fastest
     pass, as the matmul peak is the fastest of its repetitions, and over all passes."""
@@ -208,7 +224,7 @@ def train_speed(recipe: Recipe, vocab_size: int, ids: list[list[int]], batches: 
         d.out.weight.copy_(base.decoder.out.weight[:, : d.hidden_dim])
         d.out.bias.copy_(base.decoder.out.bias)
     loops = {"fp32": TrainLoop(recipe, copy.deepcopy(base), device, bf16=False),
-             "bf16": TrainLoop(recipe, copy.deepcopy(base), device, bf16=True),
+             **({"bf16": TrainLoop(recipe, copy.deepcopy(base), device, bf16=True)} if bf16 else {}),
              "fp32_unaligned": TrainLoop(recipe, unaligned, device, bf16=False)}
     timed = batches[warmup : warmup + steps]
     schedule = [(None, idx) for idx in batches[:warmup]] + [(p, idx) for p in range(passes) for idx in timed]
@@ -251,7 +267,8 @@ def train_speed(recipe: Recipe, vocab_size: int, ids: list[list[int]], batches: 
     out["timed"] = {"steps": steps, "warmup_steps": warmup, "passes": passes, "tokens": tokens,
                     "sentences": sentences, "padded_positions": positions, "pad_fraction": 1 - tokens / positions,
                     "executed_training_flops": executed}
-    out["bf16_speedup"] = out["bf16"]["tokens_per_s"] / out["fp32"]["tokens_per_s"]
+    if bf16:
+        out["bf16_speedup"] = out["bf16"]["tokens_per_s"] / out["fp32"]["tokens_per_s"]
     out["aligned_output_speedup"] = out["fp32"]["tokens_per_s"] / out["fp32_unaligned"]["tokens_per_s"]
     for name in loops:
         if not math.isfinite(out[name]["loss_mean"]):
@@ -377,7 +394,7 @@ def matmul_peak(n: int, rounds: list[list[float]]) -> dict:
 
 # -- nll_iw -----------------------------------------------------------------------------------------------
 def iw_speed(model: TextVAE, test_ids: list[list[int]], n_sent: int, k: int, device: str, seed: int,
-             token_budget: int) -> dict:
+             token_budget: int, bf16: bool = True) -> dict:
     lengths = [len(s) for s in test_ids]
     mean_len = sum(lengths) / len(lengths) + 1
     batches = bucket_order(lengths, n_sent, shuffle=False)
@@ -390,29 +407,32 @@ def iw_speed(model: TextVAE, test_ids: list[list[int]], n_sent: int, k: int, dev
     secs, nll = {}, {}
     with torch.no_grad():
         warm_k = max(1, min(k, token_budget // max(1, batch.n_tokens)))
-        for bf16 in (False, True):  # warm-up: one chunk each
-            with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
+        modes = (False, True) if bf16 else (False,)
+        for half in modes:  # warm-up: one chunk each
+            with torch.autocast(kind, dtype=torch.bfloat16, enabled=half):
                 nll_iw(model, batch, warm_k, token_budget, torch.Generator(device=device).manual_seed(seed))
-        for bf16 in (False, True):  # the same samples both ways: the difference is the precision's alone
+        for half in modes:  # the same samples both ways: the difference is the precision's alone
             gen = torch.Generator(device=device).manual_seed(seed)
             sync(device)
             tic = time.perf_counter()
-            with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
-                nll[bf16] = nll_iw(model, batch, k, token_budget, gen).double()
+            with torch.autocast(kind, dtype=torch.bfloat16, enabled=half):
+                nll[half] = nll_iw(model, batch, k, token_budget, gen).double()
             sync(device)
-            secs[bf16] = time.perf_counter() - tic
+            secs[half] = time.perf_counter() - tic
     n_tok = batch.n_tokens
     test_tokens = sum(lengths) + len(lengths)
-    return {"k": k, "token_budget": token_budget, "sentences": batch.size, "target_tokens": n_tok,
-            "padded_len": batch.tgt.shape[1], "mean_target_tokens": n_tok / batch.size,
-            "split_mean_target_tokens": mean_len, "seconds": secs[False], "sentences_per_s": batch.size / secs[False],
-            "target_tokens_per_s": n_tok / secs[False], "decoded_tokens_per_s": k * n_tok / secs[False],
-            "mean_nll_iw_nats": float(nll[False].mean()), "test_split_sentences": len(test_ids),
-            "est_test_split_seconds": test_tokens / (n_tok / secs[False]),
-            "bf16": {"seconds": secs[True], "sentences_per_s": batch.size / secs[True],
-                     "speedup": secs[False] / secs[True], "mean_nll_iw_nats": float(nll[True].mean()),
-                     "bias_nats": float((nll[True] - nll[False]).mean()),
-                     "max_abs_diff_nats": float((nll[True] - nll[False]).abs().max())}}
+    out = {"k": k, "token_budget": token_budget, "sentences": batch.size, "target_tokens": n_tok,
+           "padded_len": batch.tgt.shape[1], "mean_target_tokens": n_tok / batch.size,
+           "split_mean_target_tokens": mean_len, "seconds": secs[False], "sentences_per_s": batch.size / secs[False],
+           "target_tokens_per_s": n_tok / secs[False], "decoded_tokens_per_s": k * n_tok / secs[False],
+           "mean_nll_iw_nats": float(nll[False].mean()), "test_split_sentences": len(test_ids),
+           "est_test_split_seconds": test_tokens / (n_tok / secs[False])}
+    if bf16:
+        out["bf16"] = {"seconds": secs[True], "sentences_per_s": batch.size / secs[True],
+                       "speedup": secs[False] / secs[True], "mean_nll_iw_nats": float(nll[True].mean()),
+                       "bias_nats": float((nll[True] - nll[False]).mean()),
+                       "max_abs_diff_nats": float((nll[True] - nll[False]).abs().max())}
+    return out
 
 
 # -- report -----------------------------------------------------------------------------------------------
@@ -446,31 +466,33 @@ def markdown(res: dict) -> str:
         lines.append(f"- Note: {res['note']}. Absolute figures are depressed and noisy; fp32 and bf16 steps "
                      "alternate so that their ratio is fair.")
     t = tr["timed"]
+    names = [n for n in ("fp32", "bf16") if n in tr]
+
+    def row(label: str, cell) -> str:
+        return f"| {label} | " + " | ".join(cell(n) for n in names) + " |"
+
     lines += [
         "",
         f"## Training ({t['passes']} x {t['steps']} timed steps after {t['warmup_steps']} warm-up, batch size "
         f"{res['settings']['batch_size']}, {t['tokens']} target tokens)",
         "",
-        "| | fp32 | bf16 autocast |",
-        "|---|---:|---:|",
-        f"| target tokens/s (fastest of {t['passes']} passes) | {tr['fp32']['tokens_per_s']:,.0f} | "
-        f"{tr['bf16']['tokens_per_s']:,.0f} |",
-        f"| target tokens/s (all passes) | {tr['fp32']['tokens_per_s_all_passes']:,.0f} | "
-        f"{tr['bf16']['tokens_per_s_all_passes']:,.0f} |",
-        f"| sentences/s | {tr['fp32']['sentences_per_s']:,.1f} | {tr['bf16']['sentences_per_s']:,.1f} |",
-        f"| step time median (min-max), ms | {1e3 * tr['fp32']['step_seconds_median']:.0f} "
-        f"({1e3 * tr['fp32']['step_seconds_min']:.0f}-{1e3 * tr['fp32']['step_seconds_max']:.0f}) | "
-        f"{1e3 * tr['bf16']['step_seconds_median']:.0f} "
-        f"({1e3 * tr['bf16']['step_seconds_min']:.0f}-{1e3 * tr['bf16']['step_seconds_max']:.0f}) |",
-        f"| achieved model GFLOP/s | {ut['fp32']['achieved_gflops']:.2f} | {ut['bf16']['achieved_gflops']:.2f} |",
-        f"| matmul peak GFLOP/s ({pk['fp32']['n']}x{pk['fp32']['n']}, fastest of {pk['fp32']['reps']}: "
-        f"{pk['fp32']['reps'] // pk['fp32']['rounds']} before the first pass and after each) | "
-        f"{pk['fp32']['gflops_best']:.1f} | {pk['bf16']['gflops_best']:.1f} |",
-        f"| utilisation (model FLOPs / peak) | {100 * ut['fp32']['model']:.1f} % | {100 * ut['bf16']['model']:.1f} % |",
-        f"| utilisation (executed FLOPs incl. padding / peak) | {100 * ut['fp32']['executed']:.1f} % | "
-        f"{100 * ut['bf16']['executed']:.1f} % |",
+        "| | " + " | ".join({"fp32": "fp32", "bf16": "bf16 autocast"}[n] for n in names) + " |",
+        "|---|" + "---:|" * len(names),
+        row(f"target tokens/s (fastest of {t['passes']} passes)", lambda n: f"{tr[n]['tokens_per_s']:,.0f}"),
+        row("target tokens/s (all passes)", lambda n: f"{tr[n]['tokens_per_s_all_passes']:,.0f}"),
+        row("sentences/s", lambda n: f"{tr[n]['sentences_per_s']:,.1f}"),
+        row("step time median (min-max), ms", lambda n: f"{1e3 * tr[n]['step_seconds_median']:.0f} "
+            f"({1e3 * tr[n]['step_seconds_min']:.0f}-{1e3 * tr[n]['step_seconds_max']:.0f})"),
+        row("achieved model GFLOP/s", lambda n: f"{ut[n]['achieved_gflops']:.2f}"),
+        row(f"matmul peak GFLOP/s ({pk['fp32']['n']}x{pk['fp32']['n']}, fastest of {pk['fp32']['reps']}: "
+            f"{pk['fp32']['reps'] // pk['fp32']['rounds']} before the first pass and after each)",
+            lambda n: f"{pk[n]['gflops_best']:.1f}"),
+        row("utilisation (model FLOPs / peak)", lambda n: f"{100 * ut[n]['model']:.1f} %"),
+        row("utilisation (executed FLOPs incl. padding / peak)", lambda n: f"{100 * ut[n]['executed']:.1f} %"),
         "",
-        f"bf16 / fp32 training speed: {tr['bf16_speedup']:.2f}x. Output layer input zero-padded from "
+        (f"bf16 / fp32 training speed: {tr['bf16_speedup']:.2f}x. " if "bf16_speedup" in tr else
+         f"bf16 autocast does not run on this machine ({res.get('bf16_error')}): fp32 only. ")
+        + "Output layer input zero-padded from "
         f"{res['model']['dec_hidden']} to {res['model']['out_input_aligned']} (``LSTMDecoder``) vs not, fp32, "
         f"measured side by side in the same passes: {tr['aligned_output_speedup']:.2f}x "
         f"({tr['fp32_unaligned']['tokens_per_s']:,.0f} target tokens/s unpadded). Padding in the timed batches: "
@@ -541,10 +563,11 @@ def markdown(res: dict) -> str:
         f"; utilisation {100 * iw['utilisation']:.1f} % of the fp32 matmul peak (target, issue 19: 75 %: "
         f"{'met' if iw['utilisation'] >= 0.75 else 'not met'}).",
         "",
-        f"Under bf16 autocast, the same samples: {iw['bf16']['sentences_per_s']:.2f} sentences/s "
-        f"({iw['bf16']['speedup']:.2f}x fp32); estimate bf16 - fp32: {iw['bf16']['bias_nats']:+.4f} nats per "
-        f"sentence on average, at most {iw['bf16']['max_abs_diff_nats']:.4f} on one sentence (limit of "
-        "``eval.bf16: auto``: 0.05).",
+        (f"Under bf16 autocast, the same samples: {iw['bf16']['sentences_per_s']:.2f} sentences/s "
+         f"({iw['bf16']['speedup']:.2f}x fp32); estimate bf16 - fp32: {iw['bf16']['bias_nats']:+.4f} nats per "
+         f"sentence on average, at most {iw['bf16']['max_abs_diff_nats']:.4f} on one sentence (limit of "
+         "``eval.bf16: auto``: 0.05)." if "bf16" in iw else "bf16 autocast does not run on this machine: no bf16 "
+         "figures (``eval.bf16: auto`` chooses fp32 here and says why)."),
         "",
         f"## Padding (one epoch of the training split, batch size {res['settings']['batch_size']})",
         "",
@@ -617,19 +640,23 @@ def main(argv=None) -> dict:
 
     if args.warmup + args.steps > len(bucketed):
         raise SystemExit(f"--warmup + --steps exceeds the {len(bucketed)} batches of an epoch")
-    log(f"training: {args.warmup} warm-up + {args.passes} x {args.steps} timed steps, fp32 and bf16 alternating")
-    rounds: dict[str, list[list[float]]] = {"fp32": [], "bf16": []}
+    no_bf16 = bf16_failure_here(device)  # e.g. oneDNN on a CPU without AVX-512: no bf16 LSTM
+    names = ("fp32",) if no_bf16 else ("fp32", "bf16")
+    if no_bf16:
+        log(f"bf16 autocast does not run here ({no_bf16}): fp32 only")
+    log(f"training: {args.warmup} warm-up + {args.passes} x {args.steps} timed steps, {' and '.join(names)}"
+        + (" alternating" if len(names) > 1 else ""))
+    rounds: dict[str, list[list[float]]] = {name: [] for name in names}
 
     def measure_peak() -> None:  # before the first pass and after each: the same conditions as the training
-        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-            rounds[name].append(matmul_times(args.matmul_size, args.matmul_reps, dtype, device))
-        log(f"  matmul peak {args.matmul_size}x{args.matmul_size}: fp32 "
-            f"{2 * args.matmul_size**3 / min(rounds['fp32'][-1]) / 1e9:.1f}, bf16 "
-            f"{2 * args.matmul_size**3 / min(rounds['bf16'][-1]) / 1e9:.1f} GFLOP/s")
+        for name in names:
+            rounds[name].append(matmul_times(args.matmul_size, args.matmul_reps, DTYPES[name], device))
+        log(f"  matmul peak {args.matmul_size}x{args.matmul_size}: " + ", ".join(
+            f"{name} {2 * args.matmul_size**3 / min(rounds[name][-1]) / 1e9:.1f}" for name in names) + " GFLOP/s")
 
     training, model = train_speed(recipe, len(vocab), train.ids, bucketed, device, args.warmup, args.steps,
-                                  args.passes, m, log, measure_peak)
-    log(f"  fp32 {training['fp32']['tokens_per_s']:.0f} tok/s, bf16 {training['bf16']['tokens_per_s']:.0f} tok/s")
+                                  args.passes, m, log, measure_peak, bf16=not no_bf16)
+    log("  " + ", ".join(f"{name} {training[name]['tokens_per_s']:.0f} tok/s" for name in names))
 
     log("FlopCounterMode on one training step")
     timed = bucketed[args.warmup : args.warmup + args.steps]
@@ -641,9 +668,9 @@ def main(argv=None) -> dict:
                                device)
 
     peak = {name: matmul_peak(args.matmul_size, rounds[name]) for name in rounds}
-    log(f"  fp32 {peak['fp32']['gflops_best']:.1f}, bf16 {peak['bf16']['gflops_best']:.1f} GFLOP/s")
+    log("  " + ", ".join(f"{name} {peak[name]['gflops_best']:.1f}" for name in names) + " GFLOP/s")
     util = {}
-    for name in ("fp32", "bf16"):
+    for name in names:
         achieved = training[name]["tokens_per_s"] * analytic["training"]
         util[name] = {"achieved_gflops": achieved / 1e9,
                       "executed_gflops": training[name]["executed_flops_per_s"] / 1e9,
@@ -653,7 +680,7 @@ def main(argv=None) -> dict:
     k = args.iw_samples or recipe.eval.iw_samples
     log(f"nll_iw K={k} on {args.iw_sentences} test sentences")
     iw = iw_speed(model, test.ids, args.iw_sentences, k, device, recipe.eval.seed,
-                  iw_token_budget(recipe.eval.iw_tokens, device))
+                  iw_token_budget(recipe.eval.iw_tokens, device), bf16=not no_bf16)
     log(f"  {iw['sentences_per_s']:.2f} sentences/s")
 
     # nll_iw's useful FLOPs: per sentence-sample, the decoder and output layer over the target tokens and the
@@ -661,10 +688,11 @@ def main(argv=None) -> dict:
     iw_fwd = 2 * (m["dec_per_position"] + m["out_per_token"] + m["ini_per_sentence"] / iw["mean_target_tokens"])
     iw["forward_flops_per_token_sample"] = iw_fwd
     iw["utilisation"] = iw["decoded_tokens_per_s"] * iw_fwd / (peak["fp32"]["gflops_best"] * 1e9)
-    iw["bf16"]["utilisation"] = iw["utilisation"] * iw["bf16"]["speedup"] * (peak["fp32"]["gflops_best"]
-                                                                                / peak["bf16"]["gflops_best"])
-    log(f"  bf16 {iw['bf16']['sentences_per_s']:.2f} sentences/s, bias {iw['bf16']['bias_nats']:+.4f} nats; "
-        f"fp32 utilisation {100 * iw['utilisation']:.1f} %")
+    if "bf16" in iw:
+        iw["bf16"]["utilisation"] = iw["utilisation"] * iw["bf16"]["speedup"] * (peak["fp32"]["gflops_best"]
+                                                                                    / peak["bf16"]["gflops_best"])
+        log(f"  bf16 {iw['bf16']['sentences_per_s']:.2f} sentences/s, bias {iw['bf16']['bias_nats']:+.4f} nats")
+    log(f"  fp32 utilisation {100 * iw['utilisation']:.1f} %")
     decoding = ROOT / "benchmarks" / "decoding.json"
     dec = json.loads(decoding.read_text()) if decoding.is_file() else {}
     settle = dec.get("beam_settle") and {**dec["beam_settle"], "beam": dec["width"], "date": dec["machine"]["date"]}
@@ -675,6 +703,7 @@ def main(argv=None) -> dict:
         "iw_utilisation": iw["utilisation"],
         "beam_settle_speedup": settle and {**settle, "source": "benchmarks/decoding.json"},
         "note": args.note,
+        "bf16_error": no_bf16,
         "command": shlex.join(["python", "benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
         "recipe": os.path.relpath(args.recipe, ROOT),
         "settings": {"steps": args.steps, "warmup": args.warmup, "passes": args.passes, "batch_size": bs,
