@@ -83,7 +83,7 @@ from textvae.models.build import build_model
 from textvae.models.vae import TextVAE
 from textvae.objectives.objective import Objective
 from textvae.pipeline import load_splits, resolve_device
-from textvae.precision import bf16_failure
+from textvae.precision import bf16_lstm_failure
 from textvae.training.trainer import build_optimizer, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,16 +172,6 @@ def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def bf16_failure_here(device: str) -> str | None:
-    """Why an LSTM does not run under bf16 autocast on ``device`` (the first line of the error), or None."""
-    try:
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
-            nn.LSTM(8, 8, batch_first=True).to(device)(torch.zeros(2, 3, 8, device=device))
-    except RuntimeError as exc:
-        return bf16_failure(exc)
-    return None
 
 
 # -- training ---------------------------------------------------------------------------------------------
@@ -640,7 +630,7 @@ def main(argv=None) -> dict:
 
     if args.warmup + args.steps > len(bucketed):
         raise SystemExit(f"--warmup + --steps exceeds the {len(bucketed)} batches of an epoch")
-    no_bf16 = bf16_failure_here(device)  # e.g. oneDNN on a CPU without AVX-512: no bf16 LSTM
+    no_bf16 = bf16_lstm_failure(device)  # e.g. oneDNN on a CPU without AVX-512: no bf16 LSTM
     names = ("fp32",) if no_bf16 else ("fp32", "bf16")
     if no_bf16:
         log(f"bf16 autocast does not run here ({no_bf16}): fp32 only")

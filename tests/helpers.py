@@ -48,11 +48,6 @@ def write_recipe(path: Path, recipe: dict) -> Path:
 
 def bf16_lstm_runs() -> bool:
     """Whether this machine runs an LSTM under bf16 autocast (oneDNN on a CPU without AVX-512 does not)."""
-    import torch
+    from textvae.precision import bf16_lstm_failure
 
-    try:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            torch.nn.LSTM(4, 4, batch_first=True)(torch.zeros(1, 2, 4))
-        return True
-    except RuntimeError:
-        return False
+    return bf16_lstm_failure() is None

@@ -33,6 +33,17 @@ def bf16_failure(exc: RuntimeError) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
+def bf16_lstm_failure(device: str = "cpu") -> str | None:
+    """Why an LSTM does not run under bf16 autocast on ``device`` (the first line of the error), or None where
+    it runs."""
+    try:
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+            torch.nn.LSTM(8, 8, batch_first=True).to(device)(torch.zeros(2, 3, 8, device=device))
+    except RuntimeError as exc:
+        return bf16_failure(exc)
+    return None
+
+
 def time_passes(run: Callable[[bool], None], device: str, rounds: int = 3) -> dict:
     """The fastest of ``rounds`` calls of ``run(bf16)`` for each precision, alternated after one warm-up of each
     (seconds). RNG states are restored afterwards, so a run that probes trains exactly as one that does not.

@@ -485,9 +485,8 @@ class Trainer:
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: the validation loss after step {st['step']} is not finite; "
                                    f"{self.run.path} keeps the checkpoint of step {self.saved_step}")
-        lr = self.optimizer.param_groups[0]["lr"]
+        t, lr = self.recipe.train, self.optimizer.param_groups[0]["lr"]
         if self.scheduler is not None:  # an infinite patience counts bad epochs without decaying (decay_from)
-            t = self.recipe.train
             self.scheduler.patience = t.lr_patience if st["epoch"] >= t.decay_from else math.inf
             self.scheduler.step(val)
         decayed = self.optimizer.param_groups[0]["lr"] < lr
@@ -500,7 +499,7 @@ class Trainer:
             st["bad_epochs"] += 1
         if decayed:
             st["decays"] += 1
-            if self.recipe.train.decay_reload and not improved:  # on from the best weights, the optimiser afresh
+            if t.decay_reload and not improved:  # on from the best weights, the optimiser afresh
                 dist.barrier()  # rank 0 wrote them, at an earlier epoch
                 load_weights(self.run.best, self.model, self.vocab.fingerprint)
                 self.optimizer.state.clear()
