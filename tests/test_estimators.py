@@ -303,8 +303,8 @@ def test_scoring_in_blocks_without_autograd_gives_the_same_figures(monkeypatch, 
     z = torch.randn(batch.size, model.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         whole = model.rec(batch, z)
-        monkeypatch.setattr(vae_module, "SCORE_ROWS", 5)  # several blocks, the last one short
-        assert batch.n_tokens > 2 * 5
+        monkeypatch.setattr(vae_module, "SCORE_BYTES", 4 * 12 * 5)  # blocks of 5 tokens, the last one short
+        assert vae_module.score_rows(12) == 5 and batch.n_tokens > 2 * 5 and batch.n_tokens % 5
         blocks = model.rec(batch, z)
     torch.testing.assert_close(blocks, whole)
     with torch.enable_grad():  # training scores all rows at once (its gradients need them)

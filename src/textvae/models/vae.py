@@ -13,11 +13,17 @@ from torch import nn
 
 from textvae.data.batching import Batch
 
-SCORE_ROWS = 1024
-"""Tokens whose logits :meth:`TextVAE.score` computes at once without autograd. On a 2-core CPU (vocabulary 10k,
-256 units) blocks of 1,024 ran the output layer and softmax 1.26-1.37x faster than one block of 2,700 tokens:
-the logits stay in cache between the matrix product and the softmax, and the product itself runs nearer the
-machine's peak (``docs/metrics.md``)."""
+SCORE_BYTES = 10 << 20
+"""Bytes of fp32 logits that :meth:`TextVAE.score` computes at once without autograd on a CPU: about 260 tokens of
+a 10k-word vocabulary, whose logits stay in a 32 MiB L3 cache between the matrix product and the softmax. On a
+2-core AVX2 EPYC (256 units, K = 100, 16 sentences) nll_iw ran 1.4-1.6x faster in blocks of 160-256 tokens
+than in blocks of 1,024, which were 1.2x faster than one block of 2,700 on an AVX-512 machine
+(``docs/metrics.md``)."""
+
+
+def score_rows(vocab_size: int) -> int:
+    """Tokens per block of :meth:`TextVAE.score` without autograd: ``SCORE_BYTES`` of fp32 logits, at least 1."""
+    return max(1, SCORE_BYTES // (4 * vocab_size))
 
 
 @dataclass
@@ -73,16 +79,17 @@ class TextVAE(nn.Module):
     def score(self, h: torch.Tensor, batch: Batch, head: str = "main") -> torch.Tensor:
         """-log p(x) per sentence (B,) nats, </s> counted, from decoder states h (B, L, H) aligned with the batch,
         through the decoder's output layer ``head``. Logits are computed only at real tokens, so padding costs
-        nothing in the softmax. Without autograd on a CPU (evaluation) they are computed SCORE_ROWS tokens at a time."""
+        nothing in the softmax. Without autograd on a CPU (evaluation) they are computed ``score_rows(V)`` tokens at a
+        time."""
         mask = batch.mask
         states, targets = h[mask], batch.tgt[mask]
-        n = states.shape[0]
-        if torch.is_grad_enabled() or n <= SCORE_ROWS or states.device.type != "cpu":
+        n, rows = states.shape[0], score_rows(self.decoder.vocab_size)
+        if torch.is_grad_enabled() or n <= rows or states.device.type != "cpu":
             tok = F.cross_entropy(self.decoder.logits(states, head).float(), targets, reduction="none")
         else:
-            tok = torch.cat([F.cross_entropy(self.decoder.logits(states[i : i + SCORE_ROWS], head).float(),
-                                             targets[i : i + SCORE_ROWS], reduction="none")
-                             for i in range(0, n, SCORE_ROWS)])
+            tok = torch.cat([F.cross_entropy(self.decoder.logits(states[i : i + rows], head).float(),
+                                             targets[i : i + rows], reduction="none")
+                             for i in range(0, n, rows)])
         rows = torch.arange(batch.size, device=tok.device).unsqueeze(1).expand_as(mask)[mask]
         return torch.zeros(batch.size, device=tok.device).index_add_(0, rows, tok)
 

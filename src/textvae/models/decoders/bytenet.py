@@ -9,6 +9,7 @@ from torch import nn
 from textvae.data.vocab import PAD
 from textvae.models.decoders.deconv import DeconvStack, check_length
 from textvae.models.interface import DecoderOutput
+from textvae.models.vocab_linear import VocabLinear
 
 
 class ByteNetDecoder(nn.Module):
@@ -28,11 +29,11 @@ class ByteNetDecoder(nn.Module):
         super().__init__()
         self.z_dim, self.max_len, self.n_layers = z_dim, length, layers
         self.stack = DeconvStack(z_dim, length, list(channels or [256, 128, 200]))
-        self.aux_out = nn.Linear(self.stack.out_dim, vocab_size)
+        self.aux_out = VocabLinear(self.stack.out_dim, vocab_size)
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.resize = nn.Linear(self.stack.out_dim + embed_dim, hidden_dim)
         self.convs = nn.ModuleList(nn.Conv1d(hidden_dim, 2 * hidden_dim, kernel_size=2) for _ in range(layers))
-        self.out = nn.Linear(hidden_dim, vocab_size)
+        self.out = VocabLinear(hidden_dim, vocab_size)
 
     @property
     def vocab_size(self) -> int:

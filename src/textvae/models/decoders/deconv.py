@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textvae.models.interface import DecoderOutput
+from textvae.models.vocab_linear import VocabLinear
 
 
 class DeconvStack(nn.Module):
@@ -54,7 +55,7 @@ class DeconvDecoder(nn.Module):
         super().__init__()
         self.z_dim, self.max_len = z_dim, length
         self.stack = DeconvStack(z_dim, length, list(channels or [256, 128, 200]))
-        self.out = nn.Linear(self.stack.out_dim, vocab_size)
+        self.out = VocabLinear(self.stack.out_dim, vocab_size)
 
     @property
     def vocab_size(self) -> int:

@@ -8,6 +8,7 @@ from torch import nn
 from textvae.data.vocab import PAD
 from textvae.models.decoders.deconv import DeconvStack, check_length
 from textvae.models.interface import DecoderOutput
+from textvae.models.vocab_linear import VocabLinear
 
 
 class HybridDecoder(nn.Module):
@@ -25,11 +26,11 @@ class HybridDecoder(nn.Module):
         super().__init__()
         self.z_dim, self.max_len = z_dim, length
         self.stack = DeconvStack(z_dim, length, list(channels or [256, 128, 200]))
-        self.aux_out = nn.Linear(self.stack.out_dim, vocab_size)
+        self.aux_out = VocabLinear(self.stack.out_dim, vocab_size)
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.lstm = nn.LSTM(self.stack.out_dim + embed_dim, hidden_dim, batch_first=True)
         self.norm = nn.LayerNorm(hidden_dim) if layer_norm else nn.Identity()
-        self.out = nn.Linear(hidden_dim, vocab_size)
+        self.out = VocabLinear(hidden_dim, vocab_size)
 
     @property
     def vocab_size(self) -> int:

@@ -8,6 +8,7 @@ from torch import nn
 
 from textvae.data.vocab import BOS, PAD, UNK
 from textvae.models.interface import DecoderOutput
+from textvae.models.vocab_linear import VocabLinear
 
 ALIGN = 32
 
@@ -55,7 +56,7 @@ class LSTMDecoder(nn.Module):
                             batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.init = nn.Linear(z_dim, 2 * layers * hidden_dim) if self.z_to_init else None
         self.norm = nn.LayerNorm(hidden_dim) if layer_norm else nn.Identity()
-        self.out = nn.Linear(hidden_dim if tie_embeddings else aligned(hidden_dim), vocab_size)
+        self.out = VocabLinear(hidden_dim if tie_embeddings else aligned(hidden_dim), vocab_size)
         bound = hidden_dim ** -0.5  # nn.Linear(hidden_dim, V)'s own initialisation, padding columns zero
         with torch.no_grad():
             self.out.weight.uniform_(-bound, bound)[:, hidden_dim:] = 0.0

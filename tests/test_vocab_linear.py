@@ -1,0 +1,102 @@
+"""VocabLinear: the output layer whose product runs on a padded row count is the same function as nn.Linear."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textvae.config.model import LSTMDecoderConfig, LSTMEncoderConfig, ModelConfig
+from textvae.data.batching import make_batch
+from textvae.models.build import build_model
+from textvae.models.vocab_linear import MIN_PADDED_VOCAB, VocabLinear
+
+V = MIN_PADDED_VOCAB + 6  # padded to the next multiple of 64
+
+
+def layer(seed: int = 0, bias: bool = True) -> VocabLinear:
+    torch.manual_seed(seed)
+    return VocabLinear(24, V, bias=bias)
+
+
+def test_pads_large_vocabularies_only():
+    assert layer().pad_rows == -V % 64 > 0
+    assert VocabLinear(24, 100).pad_rows == 0
+    off = layer()
+    off.align = 1
+    assert off.pad_rows == 0
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_same_logits_and_gradients_as_linear(bias):
+    m = layer(bias=bias)
+    x = torch.randn(2, 5, 24, requires_grad=True)
+    out = m(x)
+    assert out.shape == (2, 5, V)
+    ref = F.linear(x, m.weight, m.bias)
+    torch.testing.assert_close(out, ref)
+    t = torch.randint(0, V, (10,))
+    grads = torch.autograd.grad(F.cross_entropy(out.reshape(10, V), t), [x, *m.parameters()])
+    ref_grads = torch.autograd.grad(F.cross_entropy(ref.reshape(10, V), t), [x, *m.parameters()])
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert g.shape == r.shape
+        torch.testing.assert_close(g, r)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), ref.detach())
+
+
+def test_cached_padding_follows_in_place_updates():
+    m = layer()
+    x = torch.randn(7, 24)
+    opt = torch.optim.SGD(m.parameters(), lr=0.5)
+    with torch.no_grad():
+        first = m(x)
+    F.cross_entropy(m(x), torch.randint(0, V, (7,))).backward()
+    opt.step()  # in place: the kept padded copies are stale now
+    with torch.no_grad():
+        after = m(x)
+        torch.testing.assert_close(after, F.linear(x, m.weight, m.bias))
+        assert not torch.allclose(after, first)
+        m.bias.fill_(3.0)
+        torch.testing.assert_close(m(x), F.linear(x, m.weight, m.bias))
+        m.load_state_dict(layer(seed=1).state_dict())
+        torch.testing.assert_close(m(x), F.linear(x, m.weight, m.bias))
+
+
+def test_state_dict_is_linears():
+    m = layer()
+    plain = nn.Linear(24, V)
+    assert {k: v.shape for k, v in m.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    m.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), plain(x))
+        m(x)
+    clone = copy.deepcopy(m)
+    assert clone._padded is None and m._padded is not None
+
+
+def test_padding_does_not_change_a_models_scores():
+    """A VAE with a vocabulary over MIN_PADDED_VOCAB: rec and its gradients with the padding and without."""
+    cfg = ModelConfig(type="vae", latent_dim=4, encoder=LSTMEncoderConfig(embed_dim=8, hidden_dim=16),
+                      decoder=LSTMDecoderConfig(embed_dim=16, hidden_dim=16, tie_embeddings=True))
+    torch.manual_seed(0)
+    model = build_model(cfg, V)
+    assert model.decoder.out.pad_rows > 0 and model.decoder.embed.weight is model.decoder.out.weight
+    batch = make_batch([[5, 900, 1029, 7], [1028, 4]], [0, 1])
+    z = torch.randn(2, 4)
+    off = copy.deepcopy(model)
+    off.decoder.out.align = 1
+    for m in (model, off):
+        m.zero_grad()
+        m.rec(batch, z).sum().backward()
+    torch.testing.assert_close(model.rec(batch, z), off.rec(batch, z))
+    for (name, p), q in zip(model.named_parameters(), off.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+    model.eval()
+    off.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.rec(batch, z), off.rec(batch, z))
