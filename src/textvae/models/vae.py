@@ -16,9 +16,9 @@ from textvae.data.batching import Batch
 SCORE_BYTES = 10 << 20
 """Bytes of fp32 logits that :meth:`TextVAE.score` computes at once without autograd on a CPU: about 260 tokens of
 a 10k-word vocabulary, whose logits stay in a 32 MiB L3 cache between the matrix product and the softmax. On a
-2-core AVX2 EPYC (256 units, K = 100, 16 sentences) nll_iw ran 1.4-1.6x faster in blocks of 160-256 tokens
-than in blocks of 1,024, which were 1.2x faster than one block of 2,700 on an AVX-512 machine
-(``docs/metrics.md``)."""
+2-core AVX2 EPYC (``benchmarks/speed_avx2``, K = 500, the same samples) nll_iw ran 1.08x faster in these blocks
+than in blocks of 1,024 tokens, and 1.32x with the output layer's padded product (``VocabLinear``) as well; blocks
+of 1,024 had been 1.2x faster than one block of 2,700 on an AVX-512 machine (``docs/metrics.md``)."""
 
 
 def score_rows(vocab_size: int) -> int:
