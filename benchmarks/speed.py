@@ -520,7 +520,10 @@ def markdown(res: dict) -> str:
         + "Output layer input zero-padded from "
         f"{res['model']['dec_hidden']} to {res['model']['out_input_aligned']} (``LSTMDecoder``) vs not, fp32, "
         f"measured side by side in the same passes: {tr['aligned_output_speedup']:.2f}x "
-        f"({tr['fp32_unaligned']['tokens_per_s']:,.0f} target tokens/s unpadded). Output layer's product on "
+        f"({tr['fp32_unaligned']['tokens_per_s']:,.0f} target tokens/s unpadded"
+        + ("; no padding at this size, so the two are the same model and the ratio shows the run's noise"
+           if res["model"]["dec_hidden"] == res["model"]["out_input_aligned"] else "")
+        + "). Output layer's product on "
         f"{res['model']['vocab'] + res['model'].get('vocab_pad_rows', 0):,} rows, its vocabulary padded to a multiple "
         f"of 64 (``VocabLinear``), vs on {res['model']['vocab']:,}, fp32, in the same passes: "
         f"{tr['vocab_padding_speedup']:.2f}x ({tr['fp32_vocab_unpadded']['tokens_per_s']:,.0f} target tokens/s "
