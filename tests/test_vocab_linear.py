@@ -66,6 +66,15 @@ def test_cached_padding_follows_in_place_updates():
         torch.testing.assert_close(m(x), F.linear(x, m.weight, m.bias))
 
 
+def test_parameters_made_in_inference_mode():
+    with torch.inference_mode():
+        m = layer()
+        x = torch.randn(3, 24)
+        torch.testing.assert_close(m(x), F.linear(x, m.weight, m.bias))
+        m.weight.mul_(2.0)
+        torch.testing.assert_close(m(x), F.linear(x, m.weight, m.bias))
+
+
 def test_state_dict_is_linears():
     m = layer()
     plain = nn.Linear(24, V)

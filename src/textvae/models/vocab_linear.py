@@ -29,7 +29,8 @@ class VocabLinear(nn.Linear):
     rows, and the logits returned are the first V columns of its result (a view; a copy where a consumer needs
     one contiguous). With autograd the padding is made at each call (its gradient is the slice of the padded
     one); without, the padded copies are kept until the parameters change (tracked by their version counters,
-    which every in-place update, optimiser steps and ``load_state_dict`` included, moves on). ``align = 1`` on an
+    which every in-place update, optimiser steps and ``load_state_dict`` included, moves on; parameters made under
+    ``torch.inference_mode`` have none, and are padded at each call). ``align = 1`` on an
     instance turns the padding off (``benchmarks/speed.py`` times both)."""
 
     align: int = VOCAB_ALIGN
@@ -51,7 +52,9 @@ class VocabLinear(nn.Linear):
     def padded_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """weight (V + pad, in_features) and bias (V + pad,) or None, zero-padded."""
         pad = self.pad_rows
-        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+        params = list(self.parameters())
+        if (torch.is_grad_enabled() and any(p.requires_grad for p in params)) or any(p.is_inference() for p in params):
+            # autograd needs the padding in the graph; inference tensors have no version counter to key a copy on
             return F.pad(self.weight, (0, 0, 0, pad)), None if self.bias is None else F.pad(self.bias, (0, pad))
         key = self._key()
         if self._padded is None or self._padded[0] != key:
