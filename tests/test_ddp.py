@@ -97,7 +97,7 @@ def test_two_ranks_evaluate_a_split_as_one_process_does(tmp_path):
 
     result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "run"), "--json"])
     assert result.exit_code == 0, result.output
-    one = json.loads(result.output)
+    one = json.loads(result.stdout)
     assert one["sentences"] == two["sentences"] == 23 and one["tokens"] == two["tokens"]
     for k in ("rec", "kl", "neg_elbo", "nll_iw", "mi", "ppl_iw"):
         assert two[k] == pytest.approx(one[k], rel=1e-6), k

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+from textvae.evaluation.collapse import collapse_note
+
 METRIC_ORDER = ("rec", "kl", "neg_elbo", "nll_iw", "nll", "rec_bpc", "kl_bpc", "neg_elbo_bpc", "nll_iw_bpc", "nll_bpc",
                 "ppl_elbo", "ppl_iw", "ppl", "ppl_rec", "mi", "au")
 
@@ -42,6 +44,9 @@ def format_metrics(metrics: dict) -> str:
         rows.append(f"  note: eval.bf16 auto chose {'bf16' if p['bf16'] else 'fp32'} for nll_iw (probe: "
                     f"{p['fp32_s'] * 1e3:.0f} ms fp32, {p['bf16_s'] * 1e3:.0f} ms bf16, bf16 - fp32 = "
                     f"{p['bias']:+.3f} nats per sentence)")
+    note = collapse_note(metrics, metrics["split"])
+    if note:
+        rows.append(f"  warning: {note}")
     if metrics.get("vocab_size_limit"):
         rows.append(f"  note: vocabulary cut to the {metrics['vocab']:,} most frequent words (data.vocab_size): these "
                     f"figures are not comparable with runs on the full vocabulary")
@@ -59,10 +64,14 @@ def format_showcase(data: dict) -> str:
     lines.append("reconstructions (posterior mean, greedy decoding, <unk> banned):")
     for r in data["reconstructions"]:
         lines += [f"  in:  {r['input']}", f"  out: {r['output']}"]
+    outs = [r["output"] for r in data["reconstructions"]]
+    if len(outs) > 1 and len(set(outs)) == 1:
+        lines.append(f"note: all {len(outs)} reconstructions are the same sentence: the decoder does not use the code "
+                     f"(yet); train longer, or see the warning above")
     b = data["bleu"]
-    lines.append(f"reconstruction BLEU {b['bleu']:.1f} (exact {100 * b['exact']:.1f}%) over the first {b['sentences']} "
-                 f"sentences: 0-100, how much of each sentence its posterior mean gives back; kl above is how much the "
-                 f"code says about a sentence (nats; 0: the model ignores it)")
+    lines.append(f"reconstruction BLEU {b['bleu']:.1f} (exact {100 * b['exact']:.1f}%) on the {b['sentences']:,} "
+                 f"{data.get('split', 'test')} sentences: 0-100, how much of each sentence its posterior mean gives "
+                 f"back; kl above is how much the code says about a sentence (nats; 0: the model ignores it)")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from textvae.atomic import to_json, write_json_atomic
-from textvae.cli.app import AS_JSON, DEVICE, SPLIT, command
+from textvae.cli.app import AS_JSON, DEVICE, SPLIT, command, emit
 from textvae.cli.format import format_compare, format_csv, format_metrics, format_showcase
 from textvae.errors import TextVAEError
 
@@ -19,13 +19,39 @@ def check_iw_samples(k: int | None) -> None:
         raise TextVAEError(f"--iw-samples: must be >= 0 (0: no nll_iw), got {k}")
 
 
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _announce(s, split: str, iw_samples: int | None, final: bool) -> None:
+    """Say what the evaluation about to start will do, how long it will take, and how to change K."""
+    from textvae.session import evaluation_plan
+
+    p = evaluation_plan(s, split, iw_samples)
+    what = f"nll_iw with K={p['iw_samples']}" if p["iw_samples"] else "no nll_iw"
+    how = ""
+    if final and p["iw_samples"] != 500:
+        how = (f" (eval.final_iw_samples, or train --iw-samples; the protocol's K=500 later: "
+               f"`textvae evaluate {s.run_path} --iw-samples 500`)")
+    typer.echo(f"evaluating the {split} split: {p['sentences']:,} sentences, {p['tokens']:,} tokens, {what}{how}: "
+               f"about {_clock(p['seconds'])}", err=True)
+
+
 def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None,
-              bf16: bool | str | None = None) -> tuple[object, dict]:
-    """The session of a run and its metrics on ``split``, saved to RUN/eval_SPLIT.json."""
+              bf16: bool | str | None = None, final: bool = False) -> tuple[object, dict]:
+    """The session of a run and its metrics on ``split``, saved to RUN/eval_SPLIT.json; the main rank first says
+    what it will do and about how long it will take. ``final``: the evaluation that ends ``textvae train``, whose
+    K defaults to ``eval.final_iw_samples``."""
     from textvae import distributed as dist
-    from textvae.session import evaluate_split, open_run
+    from textvae.session import evaluate_split, final_iw_samples, open_run
 
     s = open_run(run, device)
+    if final and iw_samples is None:
+        iw_samples = final_iw_samples(s)
+    if dist.ctx.main:
+        _announce(s, split, iw_samples, final)
     # under torchrun: every rank its share, the main rank writes; cut short, the same command resumes
     metrics = evaluate_split(s, split, iw_samples, bf16, resumable=True)
     if dist.ctx.main:
@@ -35,12 +61,14 @@ def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None,
 
 @command()
 def train(
-    recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML file."),
+    recipe: Optional[Path] = typer.Argument(None, help="Recipe YAML file, or the name of a bundled recipe "
+                                            "(`textvae recipes` lists them), e.g. quick."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<recipe name>)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Resume the run in this folder."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe value, e.g. train.epochs=3."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N (overrides the recipe)."),
-    iw_samples: Optional[int] = typer.Option(None, help="K for the final test nll_iw (default: recipe)."),
+    iw_samples: Optional[int] = typer.Option(None, help="K for the test nll_iw after training (default: the recipe's "
+                                             "eval.final_iw_samples, 50; 0: none)."),
 ) -> None:
     """Train a model; write config, vocabulary, checkpoints, metrics log and final test report to the run."""
     from textvae.session import showcase
@@ -69,7 +97,7 @@ def train(
             raise typer.Exit(128 + exc.signum) from None
         dist.barrier()  # the main rank has written the best weights
         # the final test evaluation: every rank its share of the batches; the showcase and report: the main rank's
-        s, report = _evaluate(trainer.run.path, "test", iw_samples, trainer.device)
+        s, report = _evaluate(trainer.run.path, "test", iw_samples, trainer.device, final=True)
     finally:
         main = dist.ctx.main
         dist.teardown()
@@ -79,6 +107,20 @@ def train(
     typer.echo(format_showcase(showcase(s, "test", s.recipe.eval.n_samples, s.recipe.eval.seed)))
     report.update(trainer.summary())
     write_json_atomic(trainer.run.report, report)
+
+
+@command()
+def recipes(as_json: bool = AS_JSON) -> None:
+    """List the recipes that ship with textvae: `textvae train NAME` trains one from any folder."""
+    from textvae.config.bundled import bundled_recipes, recipe_root, recipe_summary
+
+    found = {name: {"path": str(path), "summary": recipe_summary(path)} for name, path in bundled_recipes().items()}
+    if not found:
+        raise TextVAEError(f"no bundled recipes found under {recipe_root()} (set TEXTVAE_RECIPES to a folder of them)")
+    width = max(map(len, found))
+    lines = [f"{name:<{width}}  {r['summary']}".rstrip() for name, r in found.items()]
+    emit(as_json, found, [*lines, f"({len(found)} recipes in {recipe_root()}; train one with `textvae train NAME`, "
+                          f"copy one to start your own)"])
 
 
 @command("evaluate")

@@ -68,6 +68,41 @@ def iw_precision(model: TextVAE, batch, k: int, budget: int, setting: bool | str
     return use, {"setting": "auto", "bf16": use, "fp32_s": t["fp32"], "bf16_s": t["bf16"], "bias": bias}
 
 
+ESTIMATE_SENTENCES = 8
+"""estimate_seconds times nll_iw on this many sentences of the split's middle batch."""
+
+
+@torch.no_grad()
+def estimate_seconds(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 128, device: str = "cpu",
+                     iw_samples: int | None = None) -> float:
+    """About how many seconds :func:`evaluate` of ``split`` will take, told before it starts: nll_iw with K
+    samples (the evaluation's cost) timed on :data:`ESTIMATE_SENTENCES` sentences of the split's middle batch and
+    scaled by the split's tokens, the one-sample pass (rec, kl) added at 2/K of that (bf16 only where
+    ``cfg.bf16`` is True; auto's choice comes later). Without nll_iw (K = 0, a model without a Gaussian code):
+    one batch's posterior and rec scaled the same way. Draws from its own random stream."""
+    k = cfg.iw_samples if iw_samples is None else iw_samples
+    if not len(split):
+        return 0.0
+    lengths = split.lengths()
+    batches = bucket_order(lengths, batch_size, shuffle=False)
+    _, probe = next(iterate_batches(split.ids, [batches[len(batches) // 2][:ESTIMATE_SENTENCES]]))
+    probe = probe.to(device)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    with eval_mode(model), torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.bf16 is True):
+        tic = time.perf_counter()
+        if model.is_stochastic and k > 0:
+            nll_iw(model, probe, k, iw_token_budget(cfg.iw_tokens, device), gen)
+            scale = 1 + 2 / k
+        else:
+            z = model.posterior(probe)[0] if model.has_latent else None
+            model.rec(probe, z)
+            scale = 1.0
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - tic
+    return elapsed * scale * split.n_tokens / max(1, probe.n_tokens)
+
+
 def perplexity(nats: float, tokens: int) -> float:
     """exp(nats / tokens); inf where that overflows a float (a model far from trained)."""
     x = nats / tokens

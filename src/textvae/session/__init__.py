@@ -24,9 +24,9 @@ from textvae.session.latent import (
     sample,
     save_codes,
 )
-from textvae.session.report import evaluate_split, reconstruction_bleu, showcase
+from textvae.session.report import evaluate_split, evaluation_plan, final_iw_samples, reconstruction_bleu, showcase
 
 __all__ = ["Session", "adversarial", "analogy", "attribute_transfer", "canvas", "check_codes_path", "compare", "encode",
-           "evaluate_split", "generate_eval", "impute", "impute_split", "interpolate", "labelled_lines", "nearest",
-           "open_run",
-           "reconstruct", "reconstruction_bleu", "sample", "save_codes", "showcase"]
+           "evaluate_split", "evaluation_plan", "final_iw_samples", "generate_eval", "impute", "impute_split",
+           "interpolate", "labelled_lines", "nearest", "open_run", "reconstruct", "reconstruction_bleu", "sample",
+           "save_codes", "showcase"]

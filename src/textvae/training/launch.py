@@ -83,7 +83,7 @@ def start_run(recipe: str | Path, overrides: list[str] | None = None, out: str |
     The run folder is built in a hidden sibling (``.NAME.starting-PID``): vocabulary, config.yaml, the model,
     the optimiser and the first checkpoint, then renamed into place. So a start that fails or is killed leaves
     no folder that blocks running the same command again: either no run folder, or one that resumes."""
-    cfg = load_recipe(recipe, overrides)
+    cfg = load_recipe(recipe, overrides, log=log if dist.ctx.main else None)
     dev = _device(cfg, device)  # a device that is not here fails before any work
     _record_input(cfg)
     run = Run(Path(out) if out is not None else Path("runs") / cfg.name)

@@ -22,6 +22,7 @@ from textvae.data.batching import Batch, bucket_order, iterate_steps, make_batch
 from textvae.data.corpus import Split
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
+from textvae.evaluation.collapse import collapse_note
 from textvae.evaluation.evaluate import evaluate
 from textvae.models.vae import TextVAE
 from textvae.models.weights import load_weights, save_weights
@@ -513,6 +514,9 @@ class Trainer:
             f"{k} {metrics[k]}" if isinstance(metrics[k], int) else f"{k} {metrics[k]:.2f}"
             for k in ("rec", "kl", "neg_elbo", "nll", "ppl", "ppl_elbo", "mi", "au") if k in metrics)
             + ("  (nats per sentence; au of " + str(self.model.z_dim) + ")" if "au" in metrics else ""))
+        note = collapse_note({**metrics, "z_dim": self.model.z_dim}, f"epoch {st['epoch'] + 1} validation")
+        if note:
+            self.log(f"warning: {note}")
         if st["aggressive"] and "mi" in metrics:  # aggressive until the validation MI stops rising
             if metrics["mi"] <= st["aggressive_mi"]:
                 st["aggressive"] = False

@@ -1,0 +1,164 @@
+"""What a user meets in the second hour: a first own recipe that says when it collapses, VAE defaults that work,
+a final evaluation sized to the run with its ETA told first, recipes found by name, and the commands made alike."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from helpers import tiny_recipe, write_corpus, write_recipe
+from typer.testing import CliRunner
+
+from textvae.cli import app
+from textvae.config import load_recipe
+from textvae.config.bundled import bundled_recipes, find_recipe, recipe_root
+from textvae.config.loader import DEFAULT_VAE_OBJECTIVE
+from textvae.errors import TextVAEError
+from textvae.evaluation.collapse import collapse_note, is_collapsed
+
+runner = CliRunner()
+
+
+# --- posterior collapse is said, with what to try ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kl,au,collapsed", [(0.0, 0, True), (0.099, 5, True), (3.0, 0, True), (0.1, 1, False),
+                                             (12.0, 13, False)])
+def test_collapse_is_a_kl_under_a_tenth_of_a_nat_or_no_active_unit(kl, au, collapsed):
+    metrics = {"kl": kl, "au": au, "z_dim": 13}
+    assert is_collapsed(metrics) is collapsed
+    note = collapse_note(metrics, "test")
+    assert (note is not None) is collapsed
+    if collapsed:
+        assert f"KL {kl:.2f}" in note and f"{au} of 13 active units" in note and "free_bits" in note
+
+
+def test_models_without_a_kl_are_never_collapsed():
+    assert not is_collapsed({"nll": 40.0}) and not is_collapsed({"rec": 3.0, "au": 0})
+
+
+@pytest.fixture(scope="module")
+def collapsed_run(tmp_path_factory):
+    """A tiny VAE whose KL weight of 1,000 drives every code to the prior: collapse, for certain."""
+    tmp = tmp_path_factory.mktemp("collapsed")
+    corpus = write_corpus(tmp / "corpus")
+    raw = tiny_recipe(corpus, objective={"kl_weight": {"schedule": "constant", "value": 1000.0}, "word_dropout": {}},
+                      train={"epochs": 2, "lr": 0.01}, eval={"iw_samples": 3})
+    result = runner.invoke(app, ["train", str(write_recipe(tmp / "r.yaml", raw)), "--out", str(tmp / "run")])
+    assert result.exit_code == 0, result.output
+    return tmp / "run", result
+
+
+def test_a_collapsed_run_says_so_at_validation_and_in_its_report(collapsed_run):
+    path, result = collapsed_run
+    warnings = [x for x in result.stdout.splitlines() if x.startswith("warning: posterior collapse")]
+    assert any("epoch 2 validation" in x for x in warnings), result.stdout
+    assert any(x.strip().startswith("warning: posterior collapse: test KL") for x in result.stdout.splitlines())
+    report = json.loads((path / "report.json").read_text())
+    assert report["collapsed"] is True and report["au"] == 0
+
+
+# --- a VAE recipe that names no objective gets the measured defaults ------------------------------------------
+
+
+def test_a_vae_recipe_without_an_objective_gets_the_demo_objective_and_says_so(tmp_path):
+    said = []
+    path = write_recipe(tmp_path / "r.yaml", {"name": "mine", "data": {"corpus": "snli"}, "model": {"type": "vae"}})
+    r = load_recipe(path, log=said.append)
+    assert r.objective.free_bits.per_dim == DEFAULT_VAE_OBJECTIVE["free_bits"]["per_dim"] == 1.0
+    assert r.objective.bow.weight == 1.0 and r.objective.word_dropout.keep == 0.5
+    assert r.objective.kl_weight.schedule == "linear" and r.objective.kl_weight.steps == 2000
+    assert len(said) == 1 and "names none" in said[0] and "objective: {}" in said[0]
+    # the demo's objective is the default one (one place for the measured settings)
+    assert load_recipe("quick").objective == r.objective
+
+
+@pytest.mark.parametrize("extra", [{"objective": {}}, {"model": {"type": "ae"}}, {"model": {"type": "lm"}}])
+def test_an_explicit_objective_or_a_model_without_a_kl_keeps_the_plain_defaults(tmp_path, extra):
+    said = []
+    raw = {"name": "mine", "data": {"corpus": "snli"}, "model": {"type": "vae"}, **extra}
+    r = load_recipe(write_recipe(tmp_path / "r.yaml", raw), log=said.append)
+    assert said == [] and r.objective.free_bits.per_dim == 0.0 and r.objective.bow.weight == 0.0
+
+
+def test_an_objective_given_by_set_counts_as_named(tmp_path):
+    said = []
+    path = write_recipe(tmp_path / "r.yaml", {"name": "mine", "data": {"corpus": "snli"}})
+    r = load_recipe(path, ["objective.free_bits.per_dim=0.5"], log=said.append)
+    assert said == [] and r.objective.free_bits.per_dim == 0.5 and r.objective.bow.weight == 0.0
+
+
+def test_the_run_log_says_which_objective_it_chose_and_resume_keeps_it(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    raw = tiny_recipe(corpus, train={"epochs": 1}, eval={"iw_samples": 2})
+    del raw["objective"]
+    result = runner.invoke(app, ["train", str(write_recipe(tmp_path / "r.yaml", raw)), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "the recipe names none" in result.stdout
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["objective"]["free_bits"]["per_dim"] == 1.0  # the run's config.yaml names it: resume is exact
+
+
+# --- the final evaluation: K sized to the run, its ETA told before it starts ---------------------------------
+
+
+def test_the_final_evaluation_uses_final_iw_samples_and_announces_itself(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    raw = tiny_recipe(corpus, train={"epochs": 1}, eval={"iw_samples": 500, "final_iw_samples": 4})
+    result = runner.invoke(app, ["train", str(write_recipe(tmp_path / "r.yaml", raw)), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["iw_samples"] == 4
+    line = next(x for x in result.stderr.splitlines() if x.startswith("evaluating the test split"))
+    assert "12 sentences" in line and "nll_iw with K=4" in line and "--iw-samples 500" in line and "about 0:" in line
+    # K is at most eval.iw_samples; --iw-samples sets it for one run
+    raw["eval"] = {"iw_samples": 3}
+    write_recipe(tmp_path / "r2.yaml", raw)
+    result = runner.invoke(app, ["train", str(tmp_path / "r2.yaml"), "--out", str(tmp_path / "run2")])
+    assert json.loads((tmp_path / "run2" / "report.json").read_text())["iw_samples"] == 3
+    result = runner.invoke(app, ["train", str(tmp_path / "r2.yaml"), "--out", str(tmp_path / "run3"),
+                                 "--iw-samples", "6"])
+    assert json.loads((tmp_path / "run3" / "report.json").read_text())["iw_samples"] == 6
+
+
+def test_final_iw_samples_is_range_checked(tmp_path):
+    path = write_recipe(tmp_path / "r.yaml", {"eval": {"final_iw_samples": -1}})
+    with pytest.raises(TextVAEError, match="eval.final_iw_samples' must be >= 0"):
+        load_recipe(path)
+
+
+def test_the_estimate_scales_with_the_split_and_k(tmp_path):
+    from textvae.session import evaluation_plan, open_run
+
+    corpus = write_corpus(tmp_path / "corpus", n_eval=40)
+    raw = tiny_recipe(corpus, train={"epochs": 1}, eval={"iw_samples": 0})
+    assert runner.invoke(app, ["train", str(write_recipe(tmp_path / "r.yaml", raw)), "--out",
+                               str(tmp_path / "run")]).exit_code == 0
+    s = open_run(tmp_path / "run")
+    plan = evaluation_plan(s, "test", 200)
+    assert plan["sentences"] == 40 and plan["iw_samples"] == 200 and plan["seconds"] > 0
+    assert plan["tokens"] == s.split("test").n_tokens
+
+
+# --- recipes by name ------------------------------------------------------------------------------------------
+
+
+def test_bundled_recipes_are_found_by_name_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert find_recipe("quick") == recipe_root() / "quick.yaml"
+    assert find_recipe("bowman2016/ptb_vae.yaml") == recipe_root() / "bowman2016" / "ptb_vae.yaml"
+    assert find_recipe("recipes/quick.yaml") == recipe_root() / "quick.yaml"  # the README's path, elsewhere
+    assert load_recipe("liu2019/ptb_vrae").name
+    with pytest.raises(TextVAEError, match="did you mean .*bowman2016/ptb_vae"):
+        find_recipe("ptb_vae")
+    (tmp_path / "quick.yaml").write_text("name: mine\n")
+    assert find_recipe("quick.yaml") == tmp_path / "quick.yaml"  # a file of that name comes first
+
+
+def test_recipes_lists_every_bundled_recipe_with_its_summary():
+    result = runner.invoke(app, ["recipes", "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert set(got) == set(bundled_recipes()) and len(got) > 70
+    assert got["quick"]["summary"].startswith("The README's quick demo")
