@@ -153,7 +153,7 @@ def test_bundled_recipes_are_found_by_name_from_anywhere(tmp_path, monkeypatch):
     with pytest.raises(TextVAEError, match="did you mean .*bowman2016/ptb_vae"):
         find_recipe("ptb_vae")
     (tmp_path / "quick.yaml").write_text("name: mine\n")
-    assert find_recipe("quick.yaml") == tmp_path / "quick.yaml"  # a file of that name comes first
+    assert find_recipe("quick.yaml").resolve() == tmp_path / "quick.yaml"  # a file of that name comes first
 
 
 def test_recipes_lists_every_bundled_recipe_with_its_summary():
