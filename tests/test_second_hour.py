@@ -162,3 +162,19 @@ def test_recipes_lists_every_bundled_recipe_with_its_summary():
     got = json.loads(result.stdout)
     assert set(got) == set(bundled_recipes()) and len(got) > 70
     assert got["quick"]["summary"].startswith("The README's quick demo")
+
+
+# --- docs: the module map names every module ------------------------------------------------------------------
+
+
+def test_the_design_module_map_names_every_module():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    design = (root / "docs" / "design.md").read_text()
+    start = design.index("```\ntextvae/")
+    block = design[start:design.index("```\n", start + 4)]
+    listed = {line.split()[0] for line in block.splitlines()[2:] if line.strip()}
+    package = root / "src" / "textvae"
+    modules = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    assert modules == listed, (sorted(modules - listed), sorted(listed - modules))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textvae.atomic import write_atomic
 from textvae.errors import TextVAEError
+from textvae.evaluation.units import UNITS
 
 
 def save_figure(fig, out: str | Path) -> Path:
@@ -44,6 +45,7 @@ def plot_run(run: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     train, valid = read_log(run / "metrics.jsonl")
     panels = []
@@ -56,13 +58,15 @@ def plot_run(run: Path) -> Path:
     hists = [r for r in valid if "mu_hist" in r]
     if hists:
         panels.append("mu")
+    lm = any("nll" in r for r in valid)  # an RNNLM: its training rec is its NLL, and it has no KL nor bound
     fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.6), squeeze=False, layout="constrained")
     for ax, panel in zip(axes[0], panels, strict=True):
+        ax.ticklabel_format(axis="y", useOffset=False)  # values as they are, not "+1.018e1" and offsets from it
         if panel == "losses":
-            for key in ("rec", "kl", "neg_elbo", "bow"):
+            for key in ("rec",) if lm else ("rec", "kl", "neg_elbo", "bow"):
                 pts = [(r["step"], r[key]) for r in train if key in r]
                 if pts:
-                    ax.plot(*zip(*pts, strict=True), ".-", label=key)
+                    ax.plot(*zip(*pts, strict=True), ".-", label="nll" if lm else key)
             for key in ("neg_elbo", "nll", "rec"):  # the validation loss model selection uses
                 pts = [(r["step"], r[key]) for r in valid if r.get(key) is not None]
                 if pts:
@@ -83,6 +87,8 @@ def plot_run(run: Path) -> Path:
                     axis.plot(*zip(*pts, strict=True), style, color=color, label=label)
                 axis.set_ylabel(label, color=color)
             right.set_ylim(bottom=0)
+            right.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of units
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # validation happens at whole epochs
             ax.set(xlabel="epoch", title="validation: mutual information, active units")
         else:
             first_last = [(hists[0], ":"), (hists[-1], "-")] if len(hists) > 1 else [(hists[0], "-")]
@@ -121,7 +127,8 @@ def plot_compare(result: dict, figures: list[str], out: Path) -> Path:
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
         k = {r["iw_samples"] for r in rows if r["iw_samples"]}
         title = key + (f" (K={', '.join(map(str, sorted(k)))})" if key in ("nll_iw", "ppl_iw") and k else "")
-        ax.set(title=title, xticks=range(len(rows)))
+        ax.set(title=title, xticks=range(len(rows)), ylabel=UNITS.get(key, ""))
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
     return save_figure(fig, out)
 

@@ -15,6 +15,25 @@ from textvae.errors import TextVAEError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Variational autoencoders of sentences.")
 
 
+def _flags_without_a_type() -> None:
+    """Typer 0.2x's rich help prints a type beside plain flags (``--json <bool>``, even ``--help <bool>``), which
+    reads as if they took a value: show none for flags, as click's own help does."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_textvae", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._textvae = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_without_a_type()
+
+
 def _version(show: bool) -> None:
     if show:
         from textvae import __version__

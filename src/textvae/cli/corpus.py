@@ -8,26 +8,27 @@ from typing import Optional
 import typer
 
 from textvae.cli.app import AS_JSON, command, emit
+from textvae.data.corpus import CORPORA
 from textvae.errors import TextVAEError
 
 
 @command()
-def corpus(name: str = typer.Argument(..., help="A registered corpus (ptb, yelp, tweets, chinese_reviews), a "
-                                                "folder of split files or one text file."),
+def corpus(name: str = typer.Argument(..., help=f"A registered corpus ({', '.join(CORPORA)}), a folder of split "
+                                                f"files or one text file."),
            tokenizer: Optional[str] = typer.Option(None, help="word, char, moses, penn or jieba (default: how "
                                                               "the corpus is stored: char for tweets, else word)."),
            lower: bool = typer.Option(False, "--lower", help="Lower-case first."),
-           plot: Optional[Path] = typer.Option(None, help="Histogram of sentence lengths (PNG; default "
-                                                          "NAME_lengths.png)."),
+           plot: Optional[Path] = typer.Option(None, help="Also save a histogram of sentence lengths to this PNG "
+                                                          "file."),
            as_json: bool = AS_JSON) -> None:
-    """Sentences, tokens, vocabulary, length quantiles and labels of each split; saves a length histogram."""
+    """Sentences, tokens, vocabulary, length quantiles and labels of each split (--plot: a length histogram)."""
     from textvae.session.corpus import corpus_stats, plot_lengths
 
-    out = plot or Path(f"{Path(name).name}_lengths.png")
-    if out.suffix.lower() != ".png":
-        raise TextVAEError(f"--plot {out}: must end in .png")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise TextVAEError(f"--plot {plot}: must end in .png")
     stats = corpus_stats(name, tokenizer, lower)
-    plot_lengths(stats, out)
+    if plot is not None:
+        plot_lengths(stats, plot)
     text = [f"{name} ({stats['tokenizer']} tokens)"]
     for split, r in stats["splits"].items():
         q = r["length"]
@@ -38,9 +39,10 @@ def corpus(name: str = typer.Argument(..., help="A registered corpus (ptb, yelp,
         text.append(line)
         if "labels" in r:
             text.append("        labels: " + ", ".join(f"{k} {v:,}" for k, v in r["labels"].items()))
-    text.append(f"length histogram: {out}")
-    emit(as_json, {**stats, "splits": {k: {kk: vv for kk, vv in v.items() if kk != "lengths"}
-                                       for k, v in stats["splits"].items()}, "plot": str(out)}, text)
+    if plot is not None:
+        text.append(f"length histogram: {plot}")
+    splits = {k: {kk: vv for kk, vv in v.items() if kk != "lengths"} for k, v in stats["splits"].items()}
+    emit(as_json, {**stats, "splits": splits, "plot": None if plot is None else str(plot)}, text)
 
 
 @command()

@@ -6,15 +6,10 @@ import csv
 import io
 
 from textvae.evaluation.collapse import collapse_note
+from textvae.evaluation.units import UNITS
 
 METRIC_ORDER = ("rec", "kl", "neg_elbo", "nll_iw", "nll", "rec_bpc", "kl_bpc", "neg_elbo_bpc", "nll_iw_bpc", "nll_bpc",
                 "ppl_elbo", "ppl_iw", "ppl", "ppl_rec", "mi", "au")
-
-
-UNITS = {"rec": "nats/sentence", "kl": "nats/sentence", "neg_elbo": "nats/sentence, the bound",
-         "nll_iw": "nats/sentence", "nll": "nats/sentence, exact", "ppl_elbo": "per token", "ppl_iw": "per token",
-         "ppl": "per token, exact", "ppl_rec": "per token", "mi": "nats", "au": "active units",
-         **{f"{k}_bpc": "bits per character, </s> counted" for k in ("rec", "kl", "neg_elbo", "nll_iw", "nll")}}
 
 
 def format_metrics(metrics: dict) -> str:
@@ -90,7 +85,7 @@ def _cell(row: dict, key: str) -> str:
 
 def format_compare(result: dict) -> str:
     """A text table of ``textvae.session.compare``'s result: one row per run."""
-    columns = ["run", "type", "model", "vocab", "params", *result["figures"], "epochs", "train_minutes"]
+    columns = ["run", "type", "model", "corpus", "vocab", "params", *result["figures"], "epochs", "train_minutes"]
     table = [columns] + [[_cell(r, c) for c in columns] for r in result["rows"]]
     widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]

@@ -104,8 +104,9 @@ def adversarial(run: Path = RUN, lm: Optional[Path] = typer.Option(None, help="A
                 split: str = SPLIT, mask: str = MASK, limit: int = LIMIT, method: Optional[str] = METHOD,
                 iterations: Optional[int] = ITERATIONS, width: Optional[int] = WIDTH,
                 restarts: Optional[int] = RESTARTS, seed: int = SEED,
-                out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the result (JSON) and the "
-                                                                             "imputations (one per line) here."),
+                out: Optional[Path] = typer.Option(None, "--out", "-o", help="A folder: write the result "
+                                                                             "(adversarial.json) and every imputed "
+                                                                             "sentence (imputations.txt, one a line)."),
                 device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
     """Bowman et al.'s adversarial evaluation: how well two discriminators tell true sentences from ones whose
     final words this run imputed (adversarial error = accuracy - 50%, lower is better)."""
@@ -115,7 +116,7 @@ def adversarial(run: Path = RUN, lm: Optional[Path] = typer.Option(None, help="A
                              sessions.open_run(lm, device) if lm is not None else None)
     if out is not None:
         write_json_atomic(out / "adversarial.json", r)
-        write_text_atomic(out / "imputations.txt", "".join(e["output"] + "\n" for e in r["examples"]))
+        write_text_atomic(out / "imputations.txt", "".join(x + "\n" for x in r["imputations"]))
     text = [f"{r['sentences']} sentences of {r['split']} ({r['sizes']['train']}/{r['sizes']['dev']}/"
             f"{r['sizes']['test']} train/dev/test), half with their {r['mask']} imputed by {r['method']} "
             f"({100 * r['accuracy']:.1f}% of the hidden words recovered):"]

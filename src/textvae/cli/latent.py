@@ -50,7 +50,10 @@ def sample(run: Path = RUN, n: int = typer.Option(10, "--n", help="Number of sen
 
 
 @command()
-def reconstruct(run: Path = RUN, split: str = SPLIT,
+def reconstruct(run: Path = RUN,
+                sentences: Optional[list[str]] = typer.Argument(None, help="Sentences to reconstruct (text as you "
+                                                                "type it; default: the --split)."),
+                split: str = SPLIT,
                 file: Optional[Path] = typer.Option(None, help="Reconstruct the lines of this file instead."),
                 limit: int = typer.Option(0, help="Use the first N sentences only (0: all)."),
                 samples: int = typer.Option(3, help="Also decode from S samples of q(z|x) (Bowman Table 7)."),
@@ -58,20 +61,24 @@ def reconstruct(run: Path = RUN, split: str = SPLIT,
                 method: str = METHOD, width: int = WIDTH, length_penalty: float = LENGTH_PENALTY,
                 max_len: int = MAX_LEN, allow_unk: bool = ALLOW_UNK, seed: int = SEED,
                 device: Optional[str] = DEVICE, as_json: bool = AS_JSON) -> None:
-    """Decode sentences from their posterior mean and from posterior samples; BLEU and exact-match rate."""
+    """Decode sentences from their posterior mean and from posterior samples; BLEU and exact-match rate (on a
+    whole split: the reconstruction BLEU the end of `textvae train` prints)."""
     at_least(0, limit=limit, samples=samples, show=show)
+    if sentences and file is not None:
+        raise TextVAEError("give SENTENCES or --file, not both")
     opts = decode_options(method, width, max_len=max_len, allow_unk=allow_unk, seed=seed,
                           length_penalty=length_penalty)
     s = sessions.open_run(run, device)
-    lines = read_lines(file) if file is not None else s.split_lines(split)
-    r = sessions.reconstruct(s, lines[:limit] if limit > 0 else lines, opts, samples, seed, corpus=file is None)
+    lines = list(sentences) if sentences else read_lines(file) if file is not None else s.split_lines(split)
+    typed = bool(sentences) or file is not None
+    r = sessions.reconstruct(s, lines[:limit] if limit > 0 else lines, opts, samples, seed, corpus=not typed)
     text = [f"{r['sentences']} sentences, {method} decoding: from the posterior mean BLEU "
-            f"{r['mean']['bleu']:.2f}, exact {100 * r['mean']['exact']:.1f}%", *reading_note(r.get("reading"))]
+            f"{r['mean']['bleu']:.2f}, exact {100 * r['mean']['exact']:.1f}%", *reading_note(r["reading"])]
     if "samples" in r:
         text.append(f"from {samples} posterior samples each: BLEU {r['samples']['bleu']:.2f}, "
                     f"exact {100 * r['samples']['exact']:.1f}%")
     for ex in r["examples"][:show]:
-        text += ["", f"input:  {ex['input']}", f"mean:   {ex['mean']}", *[f"sample: {x}" for x in ex["samples"]]]
+        text += ["", f"input:  {ex['read_as']}", f"mean:   {ex['mean']}", *[f"sample: {x}" for x in ex["samples"]]]
     emit(as_json, r, text)
 
 
@@ -208,6 +215,9 @@ def canvas(run: Path = RUN, sentence: Optional[str] = typer.Argument(None, help=
         raise TextVAEError(f"--out {out}: must end in .png")
     r = sessions.canvas(sessions.open_run(run, device), sentence, seed, at, width)
     plot_canvas(r, out)
+    note = ["note: the canvas reads as the empty sentence at every step shown: this model has not learned to write "
+            "yet (AUTR needs thousands of steps; `textvae train autr/yelp_quick` writes a readable canvas in "
+            "minutes on a CPU)"] if r["empty"] else []
     emit(as_json, {**r, "picture": str(out)}, [*reading_note(r["reading"]),
-                                               *[f"t = {x['step']:>3}  {x['sentence']}" for x in r["reads"]],
-                                               f"picture: {out}"])
+                                               *[f"t = {x['step']:>3}  {x['sentence'] or '(empty)'}"
+                                                 for x in r["reads"]], *note, f"picture: {out}"])

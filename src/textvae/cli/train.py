@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 from typing import Optional
@@ -53,7 +54,14 @@ def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None,
     if dist.ctx.main:
         _announce(s, split, iw_samples, final)
     # under torchrun: every rank its share, the main rank writes; cut short, the same command resumes
-    metrics = evaluate_split(s, split, iw_samples, bf16, resumable=True)
+    try:
+        metrics = evaluate_split(s, split, iw_samples, bf16, resumable=True)
+    except KeyboardInterrupt:
+        again = (f"`textvae train --resume {run}` evaluates again from there" if final else
+                 "run the same command to go on from there")
+        typer.echo(f"interrupted: the batches evaluated so far are kept in {run / f'eval_{split}.ledger'}; {again}",
+                   err=True)
+        raise typer.Exit(130) from None
     if dist.ctx.main:
         write_json_atomic(run / f"eval_{split}.json", metrics)
     return s, metrics
@@ -85,6 +93,11 @@ def train(
     try:
         try:  # a recipe with train.pretrain trains its pretraining run first, inside start_run
             trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
+            if trainer.state["finished"] and trainer.run.report.is_file():  # nothing left to do: say what it got
+                if dist.ctx.main:
+                    typer.echo(format_metrics(json.loads(trainer.run.report.read_text())))
+                    typer.echo(f"(its report.json; `textvae evaluate {trainer.run.path}` evaluates it again)")
+                return
             if dist.ctx.main:
                 typer.echo(trainer.describe())
             trainer.fit()
@@ -104,7 +117,10 @@ def train(
     if not main:
         return
     typer.echo(format_metrics(report))
-    typer.echo(format_showcase(showcase(s, "test", s.recipe.eval.n_samples, s.recipe.eval.seed)))
+    shown = showcase(s, "test", s.recipe.eval.n_samples, s.recipe.eval.seed)
+    typer.echo(format_showcase(shown))
+    if "bleu" in shown:
+        report["reconstruction_bleu"] = shown["bleu"]
     report.update(trainer.summary())
     write_json_atomic(trainer.run.report, report)
 

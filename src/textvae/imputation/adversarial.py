@@ -20,6 +20,7 @@ from torch import nn
 
 from textvae.data.batching import make_batch
 from textvae.errors import TextVAEError
+from textvae.progress import task
 
 
 def split_80_10_10(true: list[list[int]], fake: list[list[int]], seed: int) -> dict[str, tuple[list, list]]:
@@ -96,20 +97,25 @@ def lstm_accuracy(parts: dict, vocab_size: int, seed: int, max_epochs: int = 30,
         return right / max(1, len(parts[split][1]))
 
     best, best_state, bad, epochs = -1.0, None, 0, 0
-    for epoch in range(max_epochs):
-        model.train()
-        for x, n, y in batches(*parts["train"], shuffle_seed=seed * 1000 + epoch):
-            opt.zero_grad()
-            loss_fn(model(x, n), y).backward()
-            opt.step()
-        epochs = epoch + 1
-        dev = accuracy("dev")
-        if dev > best:
-            best, best_state, bad = dev, {k: v.clone() for k, v in model.state_dict().items()}, 0
-        else:
-            bad += 1
-            if bad >= patience:
-                break
+    per_epoch = -(-len(parts["train"][1]) // batch_size)
+    # progress on stderr: the total is the epoch cap, so the ETA is an upper bound (dev accuracy stops it early)
+    with task(f"train the LSTM discriminator (at most {max_epochs} epochs)", max_epochs * per_epoch,
+              "batches") as progress:
+        for epoch in range(max_epochs):
+            model.train()
+            for x, n, y in batches(*parts["train"], shuffle_seed=seed * 1000 + epoch):
+                opt.zero_grad()
+                loss_fn(model(x, n), y).backward()
+                opt.step()
+                progress.advance()
+            epochs = epoch + 1
+            dev = accuracy("dev")
+            if dev > best:
+                best, best_state, bad = dev, {k: v.clone() for k, v in model.state_dict().items()}, 0
+            else:
+                bad += 1
+                if bad >= patience:
+                    break
     model.load_state_dict(best_state)
     return {"dev_accuracy": best, "test_accuracy": accuracy("test"), "epochs": epochs}
 

@@ -14,8 +14,8 @@ def canvas(s: Session, sentence: str | None = None, seed: int = 0, at: list[int]
     """The canvas of an AUTR run written from the posterior mean of ``sentence`` (or, without one, from
     z ~ N(0, I) drawn with ``seed``): ``reads`` [{step, sentence}], the sentence a beam of ``width`` reads off the
     canvas after each step of ``at`` (default: every quarter of the T steps; Fig. 2), and ``attention``, the
-    cumulative attention of each slot after each step, (T + 1) x L from step 0 (Fig. 3). Also steps (T) and
-    slots (L)."""
+    cumulative attention of each slot after each step, (T + 1) x L from step 0 (Fig. 3). Also steps (T), slots
+    (L) and empty (True when every read is the empty sentence: a model that has not learned to write yet)."""
     s.require_latent()
     dec = s.model.decoder
     if not is_canvas_model(s.model):
@@ -31,7 +31,8 @@ def canvas(s: Session, sentence: str | None = None, seed: int = 0, at: list[int]
     read = [s.read(sentence)] if sentence is not None else []
     z = s.codes_of_ids([read[0].ids])[0] if read else s.prior(1, seed)
     pics = canvas_pictures(s.model, z, at, width)
+    reads = [{"step": t, "sentence": s.text(ids)} for t, ids in pics["reads"].items()]
     return {"sentence": sentence, "read_as": [r.text for r in read], "reading": reading(read), "seed": seed,
-            "steps": total, "slots": dec.max_len,
-            "reads": [{"step": t, "sentence": s.text(ids)} for t, ids in pics["reads"].items()],
+            "steps": total, "slots": dec.max_len, "reads": reads,
+            "empty": not any(x["sentence"].strip() for x in reads),
             "attention": [[round(float(v), 6) for v in row] for row in pics["attention"]]}

@@ -44,8 +44,16 @@ class Session:
 
     def ids(self, line: str) -> list[int]:
         """A corpus line's token ids in the model's order, tokenized as the corpus was (unknown words -> <unk>)."""
-        ids = self.vocab.encode(tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower))
+        ids = self.vocab.encode(self.tokens(line))
         return ids[::-1] if self.reverse else ids
+
+    def tokens(self, line: str) -> list[str]:
+        """A corpus line's tokens in reading order, tokenized as the corpus was."""
+        return tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower)
+
+    def words(self, tokens: list[str]) -> str:
+        """Tokens in reading order -> text (characters joined for a character run, else words with spaces)."""
+        return detokenize(tokens, self.recipe.data.tokenizer)
 
     def read(self, text: str) -> Normalized:
         """Text a user typed, in the corpus's style: its tokens (reading order), ids (the model's order) and the

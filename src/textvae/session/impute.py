@@ -126,7 +126,8 @@ def adversarial(s: Session, split: str = "test", mask: str = "final20", limit: i
     ``textvae.imputation.adversarial``). With ``lm``, the mean NLL that independent language model gives the
     completed and the true sentences. ``split`` may join several with + (valid+test). Keys: method, mask,
     sentences, accuracy (words recovered), unigram, lstm ({dev_accuracy, test_accuracy, adversarial_error}), sizes,
-    lm_nll {imputed, true}, examples, seconds_imputing and imputations_per_s."""
+    lm_nll {imputed, true}, examples (10), imputations (every completed sentence, in order), seconds_imputing and
+    imputations_per_s."""
     data = [ids for name in split.split("+") for ids in s.split(name).ids]
     data = data[:limit] if limit > 0 else data
     order = list(range(len(data)))
@@ -145,4 +146,5 @@ def adversarial(s: Session, split: str = "test", mask: str = "final20", limit: i
         result["lm_nll"] = {"imputed": sentence_nll(lm, [r["output"] for r in imputed["rows"]]),
                             "true": sentence_nll(lm, [r["true"] for r in imputed["rows"]]), "lm": str(lm.run_path)}
     result["examples"] = [{k: r[k] for k in ("blanked", "true", "output")} for r in imputed["rows"][:10]]
+    result["imputations"] = [r["output"] for r in imputed["rows"]]
     return result

@@ -45,26 +45,27 @@ def reconstruct(s: Session, lines: list[str], opts: DecodeOptions = GREEDY, samp
     """Decodes of each line's posterior mean and of ``samples`` draws from q(z|x) (Bowman et al. Table 7), with
     corpus BLEU and the exact-match rate against the lines as the model sees them (unknown words as <unk>).
     ``lines`` are user text, read in the corpus's style, or with ``corpus`` lines of the corpus itself. Keys:
-    sentences, method, mean {bleu, exact}, samples {bleu, exact} (a VAE with samples > 0 only), reading (user
-    text: see :func:`reading`), examples [{input, mean, samples}]."""
+    sentences, method, mean {bleu, exact}, samples {bleu, exact} (a VAE with samples > 0 only), reading (see
+    :func:`reading`), examples [{input (the line as given), read_as (its words as the model reads them, as the other
+    commands show them; words the vocabulary lacks are listed in reading), mean, samples}]."""
     if corpus:
-        ids = [s.ids(line) for line in lines]
+        read = [Normalized(s.tokens(line), s.ids(line)) for line in lines]
+        read = [Normalized(r.tokens, r.ids, [w for w in r.tokens if w not in s.vocab.stoi]) for r in read]
     else:
         read = [s.read(line) for line in lines]
-        ids = [r.ids for r in read]
-    refs = [s.text(x) for x in ids]
+    ids = [r.ids for r in read]
+    refs = [s.text(x) for x in ids]  # scored as the model sees them: unknown words as <unk>
     mu, logvar = s.codes_of_ids(ids)
     from_mean = s.decode(mu, opts)
-    result = {"sentences": len(refs), "method": opts.method, "mean": reconstruction_scores(refs, from_mean)}
-    if not corpus:
-        result["reading"] = reading(read)
+    result = {"sentences": len(refs), "method": opts.method, "mean": reconstruction_scores(refs, from_mean),
+              "reading": reading(read)}
     drawn = []
     if samples > 0 and logvar is not None:
         g = torch.Generator(device=s.device).manual_seed(seed)
         drawn = [s.decode(s.model.latent.sample(mu, logvar, generator=g), opts) for _ in range(samples)]
         result["samples"] = reconstruction_scores(refs * samples, [x for d in drawn for x in d])
-    result["examples"] = [{"input": r, "mean": m, "samples": [d[i] for d in drawn]}
-                          for i, (r, m) in enumerate(zip(refs, from_mean, strict=True))]
+    result["examples"] = [{"input": line, "read_as": s.words(r.tokens), "mean": m, "samples": [d[i] for d in drawn]}
+                          for i, (line, r, m) in enumerate(zip(lines, read, from_mean, strict=True))]
     return result
 
 
@@ -102,7 +103,7 @@ def attribute_transfer(s: Session, source: list[str], target: list[str], apply: 
     same of the ``apply`` lines alone. Keys: vector_norm, scale, reading (of all three sets), rows [{input,
     read_as, decoded (without v), edited}]."""
     def reader(from_corpus: bool):
-        return (lambda x: Normalized(x.split(), s.ids(x))) if from_corpus else s.read
+        return (lambda x: Normalized(s.tokens(x), s.ids(x))) if from_corpus else s.read
 
     kinds = (corpus, corpus, corpus if apply_corpus is None else apply_corpus)
     sets = [[reader(k)(x) for x in lines] for k, lines in zip(kinds, (source, target, apply), strict=True)]
@@ -134,9 +135,11 @@ def nearest(s: Session, sentence: str, candidates: list[str], k: int = 5, per_to
             corpus: bool = False) -> dict:
     """AUTR's best-matching sentences: the ``k`` candidates of highest log p(x | z = mu(sentence)), per token with
     </s> (``per_token``, the default: a total favours the shortest sentences) or per sentence. ``candidates`` are
-    user text read in the corpus's style, or with ``corpus`` lines of the corpus; for a model of fixed length the
+    user text read in the corpus's style, or with ``corpus`` lines of the corpus (each distinct line once); for a
+    model of fixed length the
     candidates longer than it are left out (``too_long``). Keys: query, read_as, reading, candidates (scored),
     too_long, unit, matches [{sentence, log_p}]."""
+    candidates = list(dict.fromkeys(candidates))  # a sentence the corpus holds twice is one match, not two
     query = s.read(sentence)
     z, _ = s.codes_of_ids([query.ids])
     pool = [s.ids(x) for x in candidates] if corpus else [s.read(x).ids for x in candidates]

@@ -39,7 +39,7 @@
     sample: (r) => [list(r.sentences, true)],
     reconstruct: (r) => {
       const ex = r.examples[0];
-      const out = [el("p", "read as: " + ex.input), el("p", "from the posterior mean: " + ex.mean)];
+      const out = [el("p", "read as: " + ex.read_as), el("p", "from the posterior mean: " + ex.mean)];
       if (ex.samples.length) out.push(el("p", "from posterior samples:"), list(ex.samples, true));
       return [...out, note(r.reading)];
     },
