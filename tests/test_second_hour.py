@@ -178,3 +178,117 @@ def test_the_design_module_map_names_every_module():
     package = root / "src" / "textvae"
     modules = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
     assert modules == listed, (sorted(modules - listed), sorted(listed - modules))
+
+
+# --- the commands made alike ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    corpus = write_corpus(tmp / "corpus")
+    raw = tiny_recipe(corpus, train={"epochs": 1}, eval={"iw_samples": 2})
+    result = runner.invoke(app, ["train", str(write_recipe(tmp / "r.yaml", raw)), "--out", str(tmp / "run")])
+    assert result.exit_code == 0, result.output
+    return tmp / "run"
+
+
+def test_reconstruct_takes_typed_sentences_and_shows_them_in_words(tiny_run):
+    out = runner.invoke(app, ["reconstruct", str(tiny_run), "the cat sees a zorblax !", "a dog runs", "--samples", "1",
+                              "--json"])
+    assert out.exit_code == 0, out.output
+    r = json.loads(out.stdout)
+    assert r["sentences"] == 2 and [e["input"] for e in r["examples"]] == ["the cat sees a zorblax !", "a dog runs"]
+    assert r["examples"][0]["read_as"].startswith("the cat sees a zorblax")  # words, as arithmetic shows them
+    assert r["reading"]["unknown_words"][0] == "zorblax"
+    text = runner.invoke(app, ["reconstruct", str(tiny_run), "the cat sees a zorblax"]).stdout
+    assert "input:  the cat sees a zorblax" in text and "not in the vocabulary" in text
+    both = runner.invoke(app, ["reconstruct", str(tiny_run), "a cat", "--file", str(tiny_run / "vocab.txt")])
+    assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_reconstruct_of_a_split_prints_the_reconstruction_bleu_of_the_report(tiny_run):
+    report = json.loads((tiny_run / "report.json").read_text())["reconstruction_bleu"]
+    out = json.loads(runner.invoke(app, ["reconstruct", str(tiny_run), "--split", "test", "--samples", "0",
+                                         "--json"]).stdout)
+    assert out["sentences"] == report["sentences"] == 12
+    assert out["mean"]["bleu"] == pytest.approx(report["bleu"]) and out["mean"]["exact"] == report["exact"]
+
+
+def test_corpus_writes_no_file_without_plot_and_its_help_lists_every_corpus(tmp_path, monkeypatch):
+    from textvae.data.corpus import CORPORA
+
+    monkeypatch.chdir(tmp_path)
+    out = runner.invoke(app, ["corpus", "snli"])
+    assert out.exit_code == 0, out.output
+    assert list(tmp_path.iterdir()) == [] and "length histogram" not in out.stdout
+    out = runner.invoke(app, ["corpus", "snli", "--plot", "l.png"])
+    assert (tmp_path / "l.png").is_file() and "length histogram: l.png" in out.stdout
+    helptext = runner.invoke(app, ["corpus", "--help"], env={"COLUMNS": "300"}).stdout
+    assert all(name in helptext for name in CORPORA), helptext
+
+
+def test_adversarial_shows_progress_on_stderr_and_out_keeps_every_imputation(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTVAE_PROGRESS_AFTER", "0")
+    out = runner.invoke(app, ["adversarial", str(tiny_run), "--split", "train", "--out", str(tmp_path / "adv")])
+    assert out.exit_code == 0, out.output
+    assert "train the LSTM discriminator" in out.stderr and "ETA" in out.stderr
+    result = json.loads((tmp_path / "adv" / "adversarial.json").read_text())
+    lines = (tmp_path / "adv" / "imputations.txt").read_text().splitlines()
+    assert len(lines) == len(result["imputations"]) == 30 and lines == result["imputations"]
+
+
+def test_nearest_lists_each_distinct_sentence_once(tiny_run, tmp_path):
+    (tmp_path / "c.txt").write_text("the cat sees\nthe cat sees\na dog runs\nthe cat sees\n")
+    out = runner.invoke(app, ["nearest", str(tiny_run), "the cat", "--corpus", str(tmp_path / "c.txt"), "--json"])
+    r = json.loads(out.stdout)
+    assert r["candidates"] == 2 and sorted(m["sentence"] for m in r["matches"]) == ["a dog runs", "the cat sees"]
+
+
+def test_compare_has_a_corpus_column(tiny_run):
+    out = runner.invoke(app, ["compare", str(tiny_run)])
+    head = out.stdout.splitlines()[0].split()
+    assert "corpus" in head and "corpus" in head[head.index("model"):]
+
+
+def test_resuming_a_finished_run_prints_its_report_without_evaluating_again(tiny_run):
+    ledger_before = sorted(p.name for p in tiny_run.iterdir())
+    stamp = (tiny_run / "report.json").stat().st_mtime_ns
+    out = runner.invoke(app, ["train", "--resume", str(tiny_run)])
+    assert out.exit_code == 0, out.output
+    assert "its report.json" in out.stdout and "neg_elbo" in out.stdout
+    assert "evaluating the test split" not in out.stderr
+    assert (tiny_run / "report.json").stat().st_mtime_ns == stamp and sorted(p.name for p in tiny_run.iterdir()) == \
+        ledger_before
+
+
+def test_an_interrupted_evaluation_names_its_ledger(tiny_run, monkeypatch):
+    import textvae.session as sessions
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sessions, "evaluate_split", interrupted)
+    out = runner.invoke(app, ["evaluate", str(tiny_run), "--iw-samples", "2"])
+    assert out.exit_code == 130
+    assert f"kept in {tiny_run / 'eval_test.ledger'}" in out.stderr and "same command" in out.stderr
+
+
+def test_help_shows_no_type_beside_plain_flags():
+    helptext = runner.invoke(app, ["sample", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--json" in helptext and "<bool>" not in helptext and "<int>" in helptext
+
+
+def test_canvas_says_when_it_reads_empty(tiny_run, tmp_path, monkeypatch):
+    import textvae.session as sessions
+
+    def empty_canvas(*args, **kwargs):
+        return {"reading": {"words": 0, "unknown": 0, "unknown_words": []}, "empty": True,
+                "reads": [{"step": 2, "sentence": ""}, {"step": 4, "sentence": ""}], "attention": [[0.0]]}
+
+    monkeypatch.setattr(sessions, "canvas", empty_canvas)
+    monkeypatch.setattr("textvae.plots.plot_canvas", lambda r, out: out)
+    out = runner.invoke(app, ["canvas", str(tiny_run), "--out", str(tmp_path / "c.png")])
+    assert out.exit_code == 0, out.output
+    assert "t =   2  (empty)" in out.stdout and "has not learned to write yet" in out.stdout
+    assert "autr/yelp_quick" in out.stdout
