@@ -7,6 +7,8 @@
    recipe with ``objective: {}`` (the plain ELBO), for 1 and 10 epochs.
 2. The README demo (``recipes/quick.yaml``, Yelp, 2,000 steps) against the same recipe with ``objective: {}``:
    the same-corpus baseline for the demo's reconstruction BLEU.
+3. AUTR's quick path (``recipes/autr/yelp_quick.yaml``): what ``textvae canvas`` reads off its canvas for three
+   typed sentences and a prior sample.
 
 Every run is ``textvae train`` with its defaults (the final evaluation's K: eval.final_iw_samples), one after the
 other on this machine. Figures are read from each run's report.json: the test figures and the reconstruction BLEU
@@ -27,7 +29,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import machine_info  # noqa: E402
-from runner import ROOT, train_or_resume  # noqa: E402
+from runner import ROOT, cli, train_or_resume  # noqa: E402
 
 from textvae.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -51,7 +53,10 @@ ROWS = {
     "snli, 10 epochs, objective: {} (plain ELBO)": lambda: four_lines(10, True),
     "Yelp, the README demo (recipes/quick.yaml)": lambda: "recipes/quick.yaml",
     "Yelp, the demo's recipe with objective: {} (plain ELBO)": plain_quick,
+    "Yelp, AUTR's quick path (autr/yelp_quick)": lambda: "recipes/autr/yelp_quick.yaml",
 }
+CANVAS = ["the food was great .", "the service was slow and the staff was rude .", "i will never come back ."]
+"""Typed sentences whose canvas the AUTR row reads (and one prior sample, seed 0)."""
 FIGURES = ("rec", "kl", "neg_elbo", "nll_iw", "iw_samples", "mi", "au", "z_dim", "collapsed", "train_seconds",
            "seconds")
 
@@ -71,6 +76,10 @@ def measure(name: str, make, runs: Path) -> dict:
     row = {"name": name, "run": str(run), "recipe": str(recipe), **{k: report.get(k) for k in FIGURES},
            "bleu": report["reconstruction_bleu"]["bleu"], "exact": report["reconstruction_bleu"]["exact"],
            "bleu_sentences": report["reconstruction_bleu"]["sentences"], "wall_seconds": time.perf_counter() - tic}
+    if "autr" in str(recipe):
+        row["canvas"] = [json.loads(cli("canvas", str(run), *([x] if x else []), "--out", str(run / f"canvas{i}.png"),
+                                        "--json", "--device", "cpu"))
+                         for i, x in enumerate([*CANVAS, None])]
     print(f"{name}: KL {row['kl']:.2f}, AU {row['au']}, BLEU {row['bleu']:.1f}", file=sys.stderr, flush=True)
     return row
 
@@ -94,6 +103,12 @@ def main() -> None:
     checks.append({"claim": "the demo's reconstruction BLEU is at least 5x that of a plain VAE of the same model, "
                             "corpus and steps", "holds": demo["bleu"] >= 5 * max(base["bleu"], 1e-9),
                    "figures": {"demo": demo["bleu"], "plain": base["bleu"]}})
+    autr = rows[names[6]]
+    reads = [c["reads"][-1]["sentence"] for c in autr["canvas"]]
+    checks.append({"claim": "AUTR's quick path writes a readable canvas: after the last step it reads a sentence of at "
+                            "least 3 words for each typed sentence and for a prior sample",
+                   "holds": all(len(x.split()) >= 3 for x in reads),
+                   "figures": {"reads": reads, "train_seconds": autr["train_seconds"]}})
     summary = {"machine": machine_info("cpu"), "rows": list(rows.values()), "checks": checks}
     write_json_atomic(args.out_dir / "first_recipe.json", summary)
     m = summary["machine"]
@@ -112,6 +127,11 @@ def main() -> None:
                      f"{r['mi']:.2f} | {r['au']} of {r['z_dim']} | {'yes' if r['collapsed'] else 'no'} | "
                      f"{r['bleu']:.1f} | {100 * r['exact']:.1f}% | {r['train_seconds']:.0f} | "
                      f"{r['wall_seconds']:.0f} |")
+    lines += ["", f"What `textvae canvas` reads off the canvas of the AUTR row (T = "
+              f"{autr['canvas'][0]['steps']} steps; each read after the steps shown):", ""]
+    for c in autr["canvas"]:
+        lines.append(f"- {c['sentence'] or 'a prior sample (seed 0)'}: " + "; ".join(
+            f"t = {x['step']}: {x['sentence'] or '(empty)'}" for x in c["reads"]))
     lines += ["", "Checks:", ""]
     lines += [f"- {'holds' if c['holds'] else 'does not hold'}: {c['claim']} ({json.dumps(c['figures'])})"
               for c in checks]
