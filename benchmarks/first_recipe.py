@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -70,12 +69,13 @@ def measure(name: str, make, runs: Path) -> dict:
         path = runs / f"{slug}.yaml"
         path.write_text(yaml.safe_dump(recipe, sort_keys=False))
         recipe = path
-    tic = time.perf_counter()
     train_or_resume(run, recipe, progress=True)
     report = json.loads((run / "report.json").read_text())
     row = {"name": name, "run": str(run), "recipe": str(recipe), **{k: report.get(k) for k in FIGURES},
            "bleu": report["reconstruction_bleu"]["bleu"], "exact": report["reconstruction_bleu"]["exact"],
-           "bleu_sentences": report["reconstruction_bleu"]["sentences"], "wall_seconds": time.perf_counter() - tic}
+           "bleu_sentences": report["reconstruction_bleu"]["sentences"],
+           # from the run folder's first file to its report (the same when the run is reused)
+           "wall_seconds": (run / "report.json").stat().st_mtime - (run / "config.yaml").stat().st_mtime}
     if "autr" in str(recipe):
         row["canvas"] = [json.loads(cli("canvas", str(run), *([x] if x else []), "--out", str(run / f"canvas{i}.png"),
                                         "--json", "--device", "cpu"))
@@ -127,6 +127,18 @@ def main() -> None:
                      f"{r['mi']:.2f} | {r['au']} of {r['z_dim']} | {'yes' if r['collapsed'] else 'no'} | "
                      f"{r['bleu']:.1f} | {100 * r['exact']:.1f}% | {r['train_seconds']:.0f} | "
                      f"{r['wall_seconds']:.0f} |")
+    one, ten = rows[names[0]], rows[names[2]]
+    lines += ["", f"Reading the rows: on the plain ELBO the four-line recipe collapses (KL "
+              f"{rows[names[1]]['kl']:.2f}, no active unit) and its run says so at every validation. With the defaults "
+              f"its codes stay informative (KL {one['kl']:.1f}, mutual information {one['mi']:.2f} nats after one "
+              f"epoch), but one epoch of {one['train_seconds']:.0f} s is too short for the decoder to use them: its "
+              f"reconstruction BLEU is {one['bleu']:.1f}, and the end-of-training note says so when its "
+              f"reconstructions all read the same. Ten epochs bring it to {ten['bleu']:.1f}. The Yelp demo's BLEU, "
+              f"{demo['bleu']:.1f} on all {demo['bleu_sentences']:,} test sentences, is the figure its run prints; "
+              f"the same recipe on the plain ELBO collapses ({base['bleu']:.1f}). Train seconds are optimiser steps "
+              f"only; wall seconds, from the run folder's config.yaml to its report.json, add validation, the test "
+              f"evaluation and decoding the test split for the BLEU (the runs ran one after the other, beside other "
+              f"work of the same session on this machine: the plain Yelp row beside the test suite)."]
     lines += ["", f"What `textvae canvas` reads off the canvas of the AUTR row (T = "
               f"{autr['canvas'][0]['steps']} steps; each read after the steps shown):", ""]
     for c in autr["canvas"]:

@@ -292,3 +292,22 @@ def test_canvas_says_when_it_reads_empty(tiny_run, tmp_path, monkeypatch):
     assert out.exit_code == 0, out.output
     assert "t =   2  (empty)" in out.stdout and "has not learned to write yet" in out.stdout
     assert "autr/yelp_quick" in out.stdout
+
+
+def test_the_readme_quotes_the_demo_figures_its_benchmark_measured():
+    """The README's KL and reconstruction BLEU of the demo, and its same-corpus baseline, are the figures of
+    benchmarks/first_recipe.json (which reads them from the runs' own reports: what the demo prints)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rows = {r["name"]: r for r in json.loads((root / "benchmarks" / "first_recipe.json").read_text())["rows"]}
+    demo = rows["Yelp, the README demo (recipes/quick.yaml)"]
+    plain = rows["Yelp, the demo's recipe with objective: {} (plain ELBO)"]
+    readme = " ".join((root / "README.md").read_text().split())
+    assert f"KL of about {round(demo['kl'])} nats" in readme
+    assert f"reconstruction BLEU of about {round(demo['bleu'])}**" in readme
+    assert f"{round(100 * demo['exact'])}% of the test sentences" in readme
+    assert f"{demo['bleu_sentences']:,} test sentences" in readme
+    assert f"KL of {plain['kl']:.2f} and a BLEU of {plain['bleu']:.1f}" in readme
+    assert re.search(r"\*\*reconstruction BLEU of about \d+\*\*", readme)
