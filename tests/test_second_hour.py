@@ -311,3 +311,26 @@ def test_the_readme_quotes_the_demo_figures_its_benchmark_measured():
     assert f"{demo['bleu_sentences']:,} test sentences" in readme
     assert f"KL of {plain['kl']:.2f} and a BLEU of {plain['bleu']:.1f}" in readme
     assert re.search(r"\*\*reconstruction BLEU of about \d+\*\*", readme)
+
+
+def test_plots_show_values_without_offsets_whole_epochs_and_an_rnnlm_as_nll(tmp_path, monkeypatch):
+    import textvae.plots as plots
+
+    corpus = write_corpus(tmp_path / "corpus")
+    raw = tiny_recipe(corpus, model={"type": "lm"}, train={"epochs": 2}, eval={"iw_samples": 0})
+    assert runner.invoke(app, ["train", str(write_recipe(tmp_path / "r.yaml", raw)), "--out",
+                               str(tmp_path / "lm")]).exit_code == 0
+    figures = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, out: figures.append(fig) or out)
+    plots.plot_run(tmp_path / "lm")
+    losses = figures[0].axes[0]
+    labels = losses.get_legend_handles_labels()[1]
+    assert "nll" in labels and "neg_elbo" not in labels and "kl" not in labels, labels
+    assert losses.yaxis.get_major_formatter().get_useOffset() is False
+    vae = tiny_recipe(corpus, train={"epochs": 2}, eval={"iw_samples": 0})
+    assert runner.invoke(app, ["train", str(write_recipe(tmp_path / "v.yaml", vae)), "--out",
+                               str(tmp_path / "vae")]).exit_code == 0
+    plots.plot_run(tmp_path / "vae")
+    mi_au = next(ax for ax in figures[-1].axes if ax.get_xlabel() == "epoch")
+    ticks = [t for t in mi_au.get_xticks() if mi_au.get_xlim()[0] <= t <= mi_au.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
