@@ -11,16 +11,21 @@ from pathlib import Path
 from textvae.errors import TextVAEError
 
 
-def recipe_root() -> Path:
-    """Where the bundled recipes are: $TEXTVAE_RECIPES; else the ``recipes/`` folder of the source checkout this
-    module is in; else where ``pip install`` put them (``<prefix>/share/textvae/recipes``)."""
-    env = os.environ.get("TEXTVAE_RECIPES")
-    if env:
-        return Path(env)
+def shipped_folder(name: str, env: str) -> Path:
+    """Where a folder that ships with textvae (``data``, ``recipes``) is: $``env``; else that folder of the source
+    checkout this module is in; else where ``pip install`` put it (``<prefix>/share/textvae/NAME``, the wheel's
+    data files)."""
+    if os.environ.get(env):
+        return Path(os.environ[env])
     checkout = Path(__file__).resolve().parents[3]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "recipes").is_dir():
-        return checkout / "recipes"
-    return Path(sysconfig.get_path("data")) / "share" / "textvae" / "recipes"
+    if (checkout / "pyproject.toml").is_file() and (checkout / name).is_dir():
+        return checkout / name
+    return Path(sysconfig.get_path("data")) / "share" / "textvae" / name
+
+
+def recipe_root() -> Path:
+    """Where the bundled recipes are: $TEXTVAE_RECIPES, the checkout's ``recipes/``, or the installed copy."""
+    return shipped_folder("recipes", "TEXTVAE_RECIPES")
 
 
 def bundled_recipes() -> dict[str, Path]:

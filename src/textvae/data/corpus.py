@@ -3,14 +3,13 @@ text files split deterministically, and reading one-sentence-per-line files stri
 
 from __future__ import annotations
 
-import os
-import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from textvae.config.bundled import shipped_folder
 from textvae.data.normalize import Style
 from textvae.data.tokenize import tokenize
 from textvae.data.vocab import Vocab
@@ -63,13 +62,7 @@ _SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "val"), "test":
 def data_root() -> Path:
     """Where the bundled corpora are: $TEXTVAE_DATA; else the ``data/`` folder of the source checkout this module
     is in; else where ``pip install`` put them (``<prefix>/share/textvae/data``, the wheel's data files)."""
-    env = os.environ.get("TEXTVAE_DATA")
-    if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parents[3]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
-        return checkout / "data"
-    return Path(sysconfig.get_path("data")) / "share" / "textvae" / "data"
+    return shipped_folder("data", "TEXTVAE_DATA")
 
 
 def split_files(corpus: str) -> dict[str, list[Path]]:
