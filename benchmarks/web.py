@@ -56,7 +56,8 @@ def start_server(runs: Path, db: Path, port: int) -> tuple[subprocess.Popen, flo
     """Start `textvae web`; returns it and the seconds until it answered."""
     tic = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "textvae.cli", "web", "--runs", str(runs), "--db", str(db),
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port", str(port), "--join-rate", "0"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # every simulated rater joins from 127.0.0.1
     with httpx.Client(timeout=2) as c:
         while True:
             try:

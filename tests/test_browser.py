@@ -75,6 +75,11 @@ def test_the_explorer_reconstructs_interpolates_imputes_and_draws_a_canvas(site,
     page.fill("#decoding input[name=max_len]", "12")
     page.click("form[data-action=sample] button")
     expect(page.locator("#out-sample li")).to_have_count(5)
+    page.fill("#decoding input[name=width]", "")  # a cleared field means the server's default, not 0
+    page.locator("#out-sample").evaluate("e => e.replaceChildren()")
+    page.click("form[data-action=sample] button")
+    expect(page.locator("#out-sample li")).to_have_count(5)
+    assert page.locator("#out-sample .error").count() == 0
     form = page.locator("form[data-action=reconstruct]")
     form.locator("input[name=sentence]").fill("the cat sees a <b>dog</b>")
     form.locator("button").click()

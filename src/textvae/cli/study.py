@@ -36,6 +36,8 @@ def create(kind: str = typer.Option(..., help="groups (mu-Forcing Fig. 7), recon
                                                             "every system's file."),
            group_size: int = typer.Option(5, help="groups: sentences per group."),
            questions: int = typer.Option(50, help="The most questions one rater answers."),
+           max_raters: int = typer.Option(500, help="The most raters who may join (0: no cap); `textvae web "
+                                                    "--join-rate` also limits joins from one address."),
            db: Path = DB, url: str = URL, as_json: bool = AS_JSON) -> None:
     """Create a study; prints its id, the raters' join link and the organiser's results link."""
     from textvae.study import KINDS, build_items, read_system_files
@@ -47,10 +49,14 @@ def create(kind: str = typer.Option(..., help="groups (mu-Forcing Fig. 7), recon
     items = build_items(kind, systems, read_lines(inputs) if inputs else None, group_size)
     store = _store(db, create=True)
     title = name.strip() or " vs ".join(systems)
-    sid = store.create_study(kind, title, items, questions)
+    if max_raters < 0:
+        raise TextVAEError(f"--max-raters: must be >= 0 (0: no cap), got {max_raters}")
+    if questions < 1:
+        raise TextVAEError(f"--questions: must be >= 1, got {questions}")
+    sid = store.create_study(kind, title, items, questions, max_raters)
     token = store.organiser_token
     out = {"id": sid, "kind": kind, "name": title, "items": len(items), "questions": questions,
-           "join": f"{url}/s/{sid}", "results": f"{url}/studies/{sid}/results?token={token}"}
+           "max_raters": max_raters, "join": f"{url}/s/{sid}", "results": f"{url}/studies/{sid}/results?token={token}"}
     emit(as_json, out, [f"study {sid}: {kind}, {len(items)} questions, at most {questions} per rater",
                         f"raters join at   {out['join']}", f"results (secret) {out['results']}"])
 

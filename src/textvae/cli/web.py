@@ -33,6 +33,8 @@ def web(runs: Path = typer.Option(Path("runs"), help="Folder of trained runs the
         cache: int = typer.Option(4, help="Runs kept open at once."),
         threads: int = typer.Option(0, help="CPU threads one decode may use (0: half the cores, so that decoding "
                                             "never starves the answering of raters)."),
+        join_rate: int = typer.Option(30, help="Joins of studies one address may make a minute (0: no limit; "
+                                               "each study also caps its raters: study create --max-raters)."),
         ) -> None:
     """Serve the latent-space explorer (/) and the blind human-evaluation studies (/s/ID for raters, /studies for
     the organiser, who needs the token printed at start)."""
@@ -43,6 +45,8 @@ def web(runs: Path = typer.Option(Path("runs"), help="Folder of trained runs the
         raise TextVAEError(f"--threads: must be >= 0, got {threads}")
     if cache < 1:
         raise TextVAEError(f"--cache: must be >= 1, got {cache}")
+    if join_rate < 0:
+        raise TextVAEError(f"--join-rate: must be >= 0 (0: no limit), got {join_rate}")
     import os
 
     import torch
@@ -53,7 +57,7 @@ def web(runs: Path = typer.Option(Path("runs"), help="Folder of trained runs the
     from textvae.pipeline import resolve_device
     from textvae.web import create_app
 
-    app = create_app(runs, db, resolve_device(device or "cpu"), cache)
+    app = create_app(runs, db, resolve_device(device or "cpu"), cache, join_rate)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"textvae web on http://{shown}:{port}/  runs: {runs}  studies: {db}", err=True)
     typer.echo(f"organiser page: http://{shown}:{port}/studies?token={app.state.store.organiser_token}", err=True)

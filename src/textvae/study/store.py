@@ -21,7 +21,7 @@ from textvae.study.items import CHOICES, KINDS, QUESTION
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,
-    questions INTEGER NOT NULL, created REAL NOT NULL);
+    questions INTEGER NOT NULL, created REAL NOT NULL, max_raters INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS items (study TEXT NOT NULL, idx INTEGER NOT NULL, payload TEXT NOT NULL,
     assigned INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (study, idx));
 CREATE TABLE IF NOT EXISTS raters (token TEXT PRIMARY KEY, study TEXT NOT NULL, created REAL NOT NULL);
@@ -32,8 +32,18 @@ CREATE TABLE IF NOT EXISTS answers (rater TEXT NOT NULL, pos INTEGER NOT NULL, c
 """
 
 
+MAX_RATERS = 500
+"""The raters a new study takes at most unless told otherwise (``--max-raters``; 0: no cap)."""
+MAX_POS = 100_000
+"""No rater has a question at a position beyond this (a study's questions per rater are fewer)."""
+
+
 class NotFound(TextVAEError):
     """An unknown study, rater or question (the web app answers 404)."""
+
+
+class StudyFull(TextVAEError):
+    """A study that has all the raters it takes (the web app answers 409)."""
 
 
 @dataclass
@@ -62,6 +72,9 @@ class StudyStore:
             raise TextVAEError(f"--db {self.path}: the folder {self.path.parent} does not exist")
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(studies)")}
+            if "max_raters" not in columns:  # a database of textvae before the cap: its studies keep no cap
+                db.execute("ALTER TABLE studies ADD COLUMN max_raters INTEGER NOT NULL DEFAULT 0")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('organiser_token', ?)", (secrets.token_urlsafe(18),))
 
     @contextmanager
@@ -95,32 +108,36 @@ class StudyStore:
         with self._connect() as db:
             return db.execute("SELECT value FROM meta WHERE key = 'organiser_token'").fetchone()[0]
 
-    def create_study(self, kind: str, name: str, items: list[dict], questions: int = 50) -> str:
+    def create_study(self, kind: str, name: str, items: list[dict], questions: int = 50,
+                     max_raters: int = MAX_RATERS) -> str:
         """A new study of ``items`` (see :func:`textvae.study.build_items`) in which each rater answers at most
-        ``questions``; returns its id."""
+        ``questions`` and at most ``max_raters`` raters join (0: no cap); returns its id."""
         if kind not in KINDS:
-            raise TextVAEError(f"--kind: must be one of {', '.join(KINDS)}, got {kind!r}")
-        if questions < 1:
-            raise TextVAEError(f"--questions: must be >= 1, got {questions}")
+            raise TextVAEError(f"kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        if not 1 <= questions <= MAX_POS:
+            raise TextVAEError(f"questions: must be in 1..{MAX_POS}, got {questions}")
+        if max_raters < 0:
+            raise TextVAEError(f"max raters: must be >= 0 (0: no cap), got {max_raters}")
         if not items:
             raise TextVAEError("a study needs at least one question")
         sid = secrets.token_hex(4)
         with self._transaction() as db:
-            db.execute("INSERT INTO studies VALUES (?, ?, ?, ?, ?)", (sid, kind, name, questions, time.time()))
+            db.execute("INSERT INTO studies (id, kind, name, questions, created, max_raters) VALUES (?, ?, ?, ?, ?, ?)",
+                       (sid, kind, name, questions, time.time(), max_raters))
             db.executemany("INSERT INTO items (study, idx, payload) VALUES (?, ?, ?)",
                            [(sid, i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items)])
         return sid
 
     def studies(self) -> list[dict]:
-        """Every study: id, kind, name, questions (per rater), items, raters, answers."""
+        """Every study: id, kind, name, questions (per rater), max_raters (0: no cap), items, raters, answers."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT s.id, s.kind, s.name, s.questions, "
+                "SELECT s.id, s.kind, s.name, s.questions, s.max_raters, "
                 "(SELECT COUNT(*) FROM items i WHERE i.study = s.id), "
                 "(SELECT COUNT(*) FROM raters r WHERE r.study = s.id), "
                 "(SELECT COUNT(*) FROM answers a JOIN raters r ON a.rater = r.token WHERE r.study = s.id) "
                 "FROM studies s ORDER BY s.created").fetchall()
-        keys = ("id", "kind", "name", "questions", "items", "raters", "answers")
+        keys = ("id", "kind", "name", "questions", "max_raters", "items", "raters", "answers")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def study(self, sid: str) -> dict:
@@ -128,17 +145,20 @@ class StudyStore:
         for row in self.studies():
             if row["id"] == sid:
                 return row
-        raise NotFound(f"no study {sid!r} in {self.path}")
+        raise NotFound(f"no study {sid!r}")
 
     def add_rater(self, sid: str, seed: int | None = None) -> str:
         """A new rater of study ``sid``: assigned the ``questions`` least-assigned items (ties broken at random),
-        each with its sides shown in a random order; returns the rater's token (their link)."""
+        each with its sides shown in a random order; returns the rater's token (their link). StudyFull when the
+        study has its ``max_raters``."""
         rng = random.Random(seed if seed is not None else secrets.randbits(64))
         token = secrets.token_urlsafe(12)
         with self._transaction() as db:
-            row = db.execute("SELECT questions FROM studies WHERE id = ?", (sid,)).fetchone()
+            row = db.execute("SELECT questions, max_raters FROM studies WHERE id = ?", (sid,)).fetchone()
             if row is None:
                 raise NotFound(f"no study {sid!r}")
+            if row[1] and db.execute("SELECT COUNT(*) FROM raters WHERE study = ?", (sid,)).fetchone()[0] >= row[1]:
+                raise StudyFull(f"this study has all the raters it takes ({row[1]}); thank you for your interest")
             counts = db.execute("SELECT idx, assigned FROM items WHERE study = ?", (sid,)).fetchall()
             chosen = sorted(counts, key=lambda c: (c[1], rng.random()))[: row[0]]
             rng.shuffle(chosen)
@@ -150,6 +170,8 @@ class StudyStore:
         return token
 
     def _assignment(self, db: sqlite3.Connection, token: str, pos: int | None = None) -> tuple:
+        if pos is not None and not 0 <= pos <= MAX_POS:  # never handed to SQLite (whose integers end at 2^63)
+            raise NotFound(f"question {pos}: no rater has a question there")
         rater = db.execute("SELECT r.study, s.kind FROM raters r JOIN studies s ON s.id = r.study WHERE r.token = ?",
                            (token,)).fetchone()
         if rater is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,15 +19,17 @@ from fastapi.templating import Jinja2Templates
 from textvae import session as sessions
 from textvae.errors import TextVAEError
 from textvae.study import StudyStore, build_items, results, results_csv, results_plot
-from textvae.study.store import NotFound
+from textvae.study.store import MAX_POS, NotFound, StudyFull
 from textvae.web.explorer import Explorer
 from textvae.web.limits import (
+    JOIN_RATE,
     MAX_BODY,
     AnswerRequest,
     AttributeRequest,
     CanvasRequest,
     ImputeRequest,
     InterpolateRequest,
+    RateLimit,
     ReconstructRequest,
     SampleRequest,
     StudyRequest,
@@ -49,24 +52,53 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await _too_large(limit)(scope, receive, send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
+        if declared is not None or scope["method"] in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        # no Content-Length (a chunked body): read it here, up to the limit, before any route parses it, so that
+        # a body too large is a 413 and not the parser's 400
+        messages, seen = [], 0
+        while True:
             message = await receive()
+            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _TooLarge
-            return message
+                return await _too_large(limit)(scope, receive, send)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _too_large(limit)(scope, receive, send)
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
-class _TooLarge(Exception):
-    pass
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                 b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+]
+"""Sent with every response: no framing (clickjacking), no script or style from elsewhere, and no Referer that
+could carry a rater's link or the organiser's page to another site."""
+
+
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP response."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -81,15 +113,30 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
-def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int = 4) -> FastAPI:
+ORGANISER_COOKIE = "textvae_organiser"
+"""The cookie that keeps the organiser's token after a first visit with ?token=... (HttpOnly, SameSite=Strict)."""
+
+
+def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int = 4,
+               join_rate: int = JOIN_RATE) -> FastAPI:
     """The app serving the runs under ``runs`` (opened on ``device``, ``cache`` kept open) and the studies in the
-    SQLite file ``db``."""
+    SQLite file ``db``; one address may join studies at most ``join_rate`` times a minute (0: no limit)."""
     explorer = Explorer(runs, device, cache)
     store = StudyStore(db)
+    joins = RateLimit(join_rate, 60.0)
     here = resources.files("textvae.web")
     templates = Jinja2Templates(directory=str(here / "templates"))
     app = FastAPI(title="textvae", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
+    hidden = sorted({str(explorer.root), str(explorer.root.resolve()), str(store.path), str(store.path.resolve())},
+                    key=len, reverse=True)
+
+    def public(message: str) -> str:
+        """A message fit for anyone: server paths (the runs folder, the database file) left out."""
+        for path in hidden:
+            message = message.replace(path + "/", "").replace(path, "the server's folder")
+        return message
     app.mount("/static", StaticFiles(directory=str(here / "static")), name="static")
     app.state.explorer, app.state.store = explorer, store
 
@@ -99,33 +146,59 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
     def wants_html(request: Request) -> bool:
         return not request.url.path.startswith("/api/")
 
+    def error(request: Request, status: int, message: str, headers: dict | None = None):
+        message = public(message)
+        if wants_html(request):
+            response = page(request, "error.html", status, message=message)
+        else:
+            response = JSONResponse({"detail": message}, status_code=status)
+        response.headers.update(headers or {})
+        return response
+
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound):
-        if wants_html(request):
-            return page(request, "error.html", 404, message=str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return error(request, 404, str(exc))
+
+    @app.exception_handler(StudyFull)
+    async def full(request: Request, exc: StudyFull):
+        return error(request, 409, str(exc))
+
+    @app.exception_handler(_Throttled)
+    async def throttled(request: Request, exc: _Throttled):
+        return error(request, 429, f"too many joins from this address: at most {join_rate} a minute; try again in "
+                                   f"{exc.wait:.0f} s", {"retry-after": str(max(1, round(exc.wait)))})
 
     @app.exception_handler(TextVAEError)
     async def bad_input(request: Request, exc: TextVAEError):
-        if wants_html(request):
-            return page(request, "error.html", 400, message=str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return error(request, 400, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
 
     def organiser(request: Request) -> None:
-        given = request.query_params.get("token") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        """The organiser's token from an Authorization: Bearer header, the cookie a first visit set, or ?token=
+        (a page visited so is redirected to itself without the token, which then travels in the cookie only)."""
+        given = (request.headers.get("authorization", "").removeprefix("Bearer ")
+                 or request.cookies.get(ORGANISER_COOKIE) or request.query_params.get("token") or "")
         if not secrets.compare_digest(given.encode(), store.organiser_token.encode()):
             raise _Forbidden
+        if wants_html(request) and "token" in request.query_params:
+            raise _TokenInURL
+
+    @app.exception_handler(_TokenInURL)
+    async def keep_token(request: Request, exc: _TokenInURL):
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(ORGANISER_COOKIE, request.query_params["token"], httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
 
     @app.exception_handler(_Forbidden)
     async def forbidden(request: Request, exc: _Forbidden):
-        message = "this needs the organiser token (?token=... or an Authorization: Bearer header)"
-        if wants_html(request):
-            return page(request, "error.html", 403, message=message)
-        return JSONResponse({"detail": message}, status_code=403)
+        return error(request, 403, "this needs the organiser token (the link `textvae web` printed, or an "
+                                   "Authorization: Bearer header)")
 
     # ---- explorer -----------------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
@@ -182,13 +255,19 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
     def join_page(request: Request, sid: str):
         return page(request, "join.html", study=store.study(sid))
 
+    def add_rater(request: Request, sid: str) -> str:
+        wait = joins.wait(request.client.host if request.client else "")
+        if wait:
+            raise _Throttled(wait)
+        return store.add_rater(sid)
+
     @app.post("/s/{sid}")
-    def join(sid: str):
-        return RedirectResponse(f"/r/{store.add_rater(sid)}", status_code=303)
+    def join(request: Request, sid: str):
+        return RedirectResponse(f"/r/{add_rater(request, sid)}", status_code=303)
 
     @app.post("/api/studies/{sid}/join")
-    def join_api(sid: str):
-        return {"rater": store.add_rater(sid)}
+    def join_api(request: Request, sid: str):
+        return {"rater": add_rater(request, sid)}
 
     @app.get("/r/{token}", response_class=HTMLResponse)
     def question(request: Request, token: str):
@@ -198,7 +277,7 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
         return page(request, "question.html", q=q, token=token, done=done)
 
     @app.post("/r/{token}")
-    def answer_form(token: str, pos: int = Form(...), choice: str = Form(...)):
+    def answer_form(token: str, pos: int = Form(..., ge=0, le=MAX_POS), choice: str = Form(..., max_length=10)):
         store.answer(token, pos, choice)
         return RedirectResponse(f"/r/{token}", status_code=303)
 
@@ -216,13 +295,13 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
     @app.get("/studies", response_class=HTMLResponse)
     def studies_page(request: Request):
         organiser(request)
-        return page(request, "studies.html", studies=store.studies(), token=request.query_params.get("token", ""))
+        return page(request, "studies.html", studies=store.studies())
 
     @app.post("/api/studies")
     def create_study(request: Request, req: StudyRequest):
         organiser(request)
         items = build_items(req.kind, req.systems, req.inputs, req.group_size)
-        sid = store.create_study(req.kind, req.name, items, req.questions)
+        sid = store.create_study(req.kind, req.name, items, req.questions, req.max_raters)
         return {"id": sid, "items": len(items), "join": f"/s/{sid}"}
 
     @app.get("/api/studies/{sid}/results")
@@ -233,7 +312,7 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
     @app.get("/studies/{sid}/results", response_class=HTMLResponse)
     def results_page(request: Request, sid: str):
         organiser(request)
-        return page(request, "results.html", res=results(store, sid), token=request.query_params.get("token", ""))
+        return page(request, "results.html", res=results(store, sid))
 
     @app.get("/studies/{sid}/results.png")
     def results_png(request: Request, sid: str):
@@ -251,3 +330,12 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
 
 class _Forbidden(Exception):
     pass
+
+
+class _TokenInURL(Exception):
+    """The organiser's token came in the URL of a page: moved to a cookie by a redirect."""
+
+
+class _Throttled(Exception):
+    def __init__(self, wait: float) -> None:
+        self.wait = wait

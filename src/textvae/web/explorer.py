@@ -56,14 +56,18 @@ class Explorer:
             with self._lock:
                 if name in self._open:
                     return self._open[name]
-            path = self._paths().get(name)
-            if path is None:
-                raise NotFound(f"no run {name!r} under {self.root}")
-            s = open_run(path, self.device)
-            with self._lock:
-                self._open[name] = s
-                while len(self._open) > self.size:
-                    self._open.popitem(last=False)
+            try:
+                path = self._paths().get(name)
+                if path is None:
+                    raise NotFound(f"no run {name!r} here")
+                s = open_run(path, self.device)
+                with self._lock:
+                    self._open[name] = s
+                    while len(self._open) > self.size:
+                        self._open.popitem(last=False)
+            finally:
+                with self._lock:  # names asked for come from URLs: keep no lock per unknown name
+                    self._loading.pop(name, None)
         return s
 
     @staticmethod

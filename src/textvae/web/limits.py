@@ -3,6 +3,9 @@ and the cap on a request body's size."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -11,6 +14,34 @@ from textvae.decoding import DecodeOptions
 
 MAX_BODY = 64 * 1024
 """Largest request body, bytes (413 beyond)."""
+JOIN_RATE = 30
+"""Joins a minute that one address may make (``textvae web --join-rate``; 0: no limit)."""
+
+
+class RateLimit:
+    """At most ``count`` events per ``seconds`` for each key (a client address), thread-safe; ``count`` 0: none
+    refused. Keys idle for a whole window are forgotten, so that many addresses cannot grow it without bound."""
+
+    def __init__(self, count: int, seconds: float) -> None:
+        self.count, self.seconds = count, seconds
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str, now: float | None = None) -> float:
+        """0 and the event counted, or the seconds until ``key`` may try again (the event not counted)."""
+        if self.count <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._events) > 10_000:
+                self._events = {k: q for k, q in self._events.items() if q and now - q[-1] < self.seconds}
+            events = self._events.setdefault(key, deque())
+            while events and now - events[0] >= self.seconds:
+                events.popleft()
+            if len(events) >= self.count:
+                return self.seconds - (now - events[0])
+            events.append(now)
+            return 0.0
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Lines = Annotated[list[Text], Field(max_length=200)]
@@ -83,8 +114,10 @@ class StudyRequest(Strict):
     inputs: list[Annotated[str, StringConstraints(min_length=1, max_length=1000)]] | None = None
     group_size: int = Field(5, ge=1, le=20)
     questions: int = Field(50, ge=1, le=1000)
+    max_raters: int = Field(500, ge=0, le=100_000)
+    """Raters the study takes at most (0: no cap)."""
 
 
 class AnswerRequest(Strict):
-    pos: int = Field(ge=0)
+    pos: int = Field(ge=0, le=100_000)  # textvae.study.store.MAX_POS
     choice: Literal["left", "right", "tie", "yes", "no"]

@@ -3,6 +3,7 @@
 (function () {
   const root = document.getElementById("explorer");
   const run = root.dataset.run;
+  const runPath = run.split("/").map(encodeURIComponent).join("/"); // a run named "a#1" or "b?x" is still one path
   const NUMBERS = new Set(["n", "samples", "steps", "width", "temperature", "top_k", "top_p", "seed", "scale", "max_len"]);
   const LISTS = new Set(["source", "target", "apply"]);
 
@@ -28,7 +29,10 @@
       if (!e.name || e.type === "file" || e.type === "submit") continue;
       let v = e.value;
       if (LISTS.has(e.name)) v = v.split("\n").map((s) => s.trim()).filter((s) => s);
-      else if (NUMBERS.has(e.name)) v = Number(v);
+      else if (NUMBERS.has(e.name)) {
+        if (v.trim() === "") continue; // a cleared field: the server's default, not 0
+        v = Number(v);
+      }
       else if (v === "" && (e.name === "from_label" || e.name === "to_label" || e.name === "sentence")) continue;
       body[e.name] = v;
     }
@@ -93,7 +97,7 @@
     button.disabled = true;
     out.replaceChildren(el("p", "working...", "muted"));
     try {
-      const resp = await fetch(`/api/runs/${run}/${action}`, {
+      const resp = await fetch(`/api/runs/${runPath}/${action}`, {
         method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
       });
       const data = await resp.json();

@@ -1,0 +1,161 @@
+"""The bugs a hostile tester found in textvae web (issue 33), each pinned: the studies table, huge question
+positions, chunked bodies too large, run names that are not URL-safe, server paths in messages, joins without
+limit, missing security headers, the organiser token in URLs, and the question page's numbering."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+from webhelpers import train_runs  # noqa: E402
+
+from textvae.web import create_app  # noqa: E402
+
+SYSTEMS = {"human": [f"people wrote sentence number {i} ." for i in range(20)],
+           "model": [f"model made sentence {i} ." for i in range(20)]}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    runs = train_runs(tmp_path_factory.mktemp("hostile"))
+    shutil.copytree(runs / "vae", runs / "run#1")  # names a hostile or careless user gives runs
+    shutil.copytree(runs / "vae", runs / "what?x")
+    return runs
+
+
+def _client(runs, tmp_path, **options) -> TestClient:
+    app = create_app(runs, tmp_path / "eval.sqlite", **options)
+    c = TestClient(app)
+    c.token = app.state.store.organiser_token
+    c.app_ = app
+    return c
+
+
+def _study(c, **extra) -> str:
+    body = {"kind": "groups", "name": "a study", "systems": SYSTEMS, "questions": 5, **extra}
+    r = c.post("/api/studies", json=body, headers={"authorization": f"Bearer {c.token}"})
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def test_the_studies_page_shows_the_item_count(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    _study(c)
+    page = c.get("/studies", params={"token": c.token})
+    assert page.status_code == 200 and "built-in method" not in page.text
+    assert "<td>4</td>" in page.text  # 20 sentences of each system in groups of 5
+
+
+@pytest.mark.parametrize("pos", [9223372036854775808, 10**30, -1, 100_001])
+def test_question_positions_out_of_range_are_a_4xx_on_both_routes(runs, tmp_path, pos):
+    c = _client(runs, tmp_path)
+    token = c.post(f"/api/studies/{_study(c)}/join").json()["rater"]
+    r = c.post(f"/api/r/{token}", json={"pos": pos, "choice": "left"})
+    assert 400 <= r.status_code < 500, r.text
+    r = c.post(f"/r/{token}", data={"pos": str(pos), "choice": "left"}, follow_redirects=False)
+    assert 400 <= r.status_code < 500, r.text
+    assert c.app_.state.store.answer_progress(token, 0, "left")[0]  # the store still works
+
+
+def test_a_position_past_the_raters_questions_is_a_404_not_a_crash(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    token = c.post(f"/api/studies/{_study(c)}/join").json()["rater"]
+    r = c.post(f"/api/r/{token}", json={"pos": 99_999, "choice": "left"})
+    assert r.status_code == 404 and "question" in r.json()["detail"]
+
+
+def test_a_chunked_body_too_large_is_a_413(runs, tmp_path):
+    c = _client(runs, tmp_path)
+
+    def chunks():
+        for _ in range(16):
+            yield b" " * 65_536
+
+    r = c.post("/api/runs/vae/sample", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "at most 65536 bytes" in r.json()["detail"]
+
+    def small():
+        yield b'{"n": 2, '
+        yield b'"max_len": 5}'
+
+    r = c.post("/api/runs/vae/sample", content=small(), headers={"content-type": "application/json"})
+    assert r.status_code == 200 and len(r.json()["sentences"]) == 2  # a chunked body within the limit is read
+
+
+def test_run_names_with_hash_or_question_mark_are_linked_escaped_and_served(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    index = c.get("/").text
+    assert 'href="/runs/run%231"' in index and 'href="/runs/what%3Fx"' in index
+    assert c.get("/runs/run%231").status_code == 200 and c.get("/runs/what%3Fx").status_code == 200
+    r = c.post("/api/runs/run%231/sample", json={"n": 1, "max_len": 5})
+    assert r.status_code == 200 and len(r.json()["sentences"]) == 1
+
+
+def test_errors_name_the_thing_not_the_server_path(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    for path in ("/runs/..%2F..%2Fetc", "/api/runs/nope/sample", "/s/nope", "/api/r/nope"):
+        r = c.post(path, json={"n": 1}) if path.startswith("/api/runs") else c.get(path)
+        assert r.status_code == 404, path
+        for secret in (str(runs), str(runs.resolve()), str(tmp_path), "eval.sqlite"):
+            assert secret not in r.text, (path, r.text)
+    r = c.post("/api/runs/vae/canvas", json={"sentence": "the cat"})  # a TextVAEError naming the run folder
+    assert r.status_code == 400 and str(runs) not in r.text and "canvas" in r.json()["detail"]
+
+
+def test_joins_are_limited_per_address_and_per_study(runs, tmp_path):
+    c = _client(runs, tmp_path, join_rate=3)
+    sid = _study(c, max_raters=100)
+    for _ in range(3):
+        assert c.post(f"/api/studies/{sid}/join").status_code == 200
+    r = c.post(f"/api/studies/{sid}/join")
+    assert r.status_code == 429 and "at most 3 a minute" in r.json()["detail"] and int(r.headers["retry-after"]) >= 1
+    assert c.post(f"/s/{sid}", follow_redirects=False).status_code == 429  # the form route too
+    (tmp_path / "capped").mkdir()
+    c = _client(runs, tmp_path / "capped", join_rate=0)
+    sid = _study(c, max_raters=2)
+    assert [c.post(f"/api/studies/{sid}/join").status_code for _ in range(3)] == [200, 200, 409]
+    assert "all the raters it takes (2)" in c.post(f"/api/studies/{sid}/join").json()["detail"]
+
+
+def test_the_rate_limit_forgets_old_joins():
+    from textvae.web.limits import RateLimit
+
+    limit = RateLimit(2, 60.0)
+    assert limit.wait("a", now=0.0) == 0 and limit.wait("a", now=1.0) == 0
+    assert limit.wait("a", now=2.0) == pytest.approx(58.0) and limit.wait("b", now=2.0) == 0
+    assert limit.wait("a", now=60.5) == 0  # the join at t=0 has left the window
+    assert RateLimit(0, 60.0).wait("a") == 0
+
+
+def test_every_response_carries_the_security_headers(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    for r in (c.get("/"), c.get("/api/runs"), c.get("/s/nope"), c.post("/api/runs/vae/sample", json={"n": 1})):
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_the_organiser_token_moves_from_the_url_to_a_cookie(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    sid = _study(c)
+    r = c.get(f"/studies/{sid}/results", params={"token": c.token, "x": "1"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/studies/{sid}/results?x=1"
+    cookie = r.headers["set-cookie"]
+    assert "textvae_organiser=" in cookie and "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+    page = c.get(f"/studies/{sid}/results")  # the cookie alone opens it
+    assert page.status_code == 200 and "token=" not in page.text and c.token not in page.text
+    studies = c.get("/studies")
+    assert studies.status_code == 200 and "token=" not in studies.text
+    c.cookies.clear()
+    assert c.get("/studies").status_code == 403
+
+
+def test_the_question_page_numbers_agree_after_answers_out_of_order(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    token = c.post(f"/api/studies/{_study(c)}/join").json()["rater"]
+    r = c.post(f"/api/r/{token}", json={"pos": 1, "choice": "left"})  # the second question answered first
+    assert r.status_code == 200 and r.json()["total"] == 4
+    page = c.get(f"/r/{token}").text  # shows the first question: the rater's second answer
+    assert "<title>textvae: question 2 of 4</title>" in page and "Question 2 of 4" in page
