@@ -1,19 +1,21 @@
 """Load test of `textvae web` on 127.0.0.1: simulated raters answering a blind study concurrently while a user
-decodes in the explorer, then the same with the server killed (SIGKILL) and restarted in the middle.
+decodes in the explorer, then the same with the server killed (SIGKILL) and restarted twice.
 
-    python benchmarks/web.py [--raters 200] [--questions 50] [--run runs/quick]
+    pip install -e ".[web,bench]"   # uvicorn with uvloop and httptools; aiohttp for the load generator
+    python benchmarks/web.py [--raters 200] [--questions 50] [--run runs/quick] [--phases steady,killed]
 
-Each phase is bounded: every rater joins, then answers its questions one after another (fetch the question, post
-a choice), so a phase makes exactly raters x (1 + 2 x questions) requests and stops. Raters run concurrently (one
-asyncio task each, one HTTP connection each). Meanwhile one explorer user reconstructs a sentence over and over.
-An answer counts as acknowledged when the server answered 200; after the phase the database is read directly and
-every acknowledged (rater, question) must be in it. In the kill phase, a rater whose request fails (the server is
-down) retries it until the server is back; the first answer stands, so a retried answer that was stored before
-the kill is acknowledged then (stored: false) and counted once.
+Each phase is bounded: every rater joins, then answers its questions one after another (fetch the question, post a
+choice), so a phase makes exactly raters x (2 + 2 x questions) requests (the join page, the join, and a question and
+an answer each) and stops. Raters run concurrently (one asyncio task each, one HTTP client and connection each).
+Meanwhile one explorer user, a process of its own, reconstructs a sentence every 0.5 s. An answer counts as
+acknowledged when the server answered 200; after the phase the database is read directly and every acknowledged
+(rater, question) must be in it. In the kill phase, a rater whose request fails (the server is down) retries it
+until the server is back; the first answer stands, so a retried answer that was stored before the kill is
+acknowledged then (stored: false) and counted once.
 
-The server is `python -m textvae.cli web` in its own process (uvicorn, one process, FastAPI's thread pool), the
-explorer serves the README's quick demo run (a 256-unit LSTM VAE over a 3,000-word vocabulary; trained for 200
-steps here if runs/quick is missing). Client and server share this machine's cores.
+The server is `python -m textvae.cli web` in its own process (uvicorn; decodes in a model process of its own), the
+explorer serves the README's quick demo run (a 256-unit LSTM VAE over a 3,000-word vocabulary; trained for 200 steps
+here if runs/quick is missing). Client and server share this machine's cores.
 Writes benchmarks/web.md and benchmarks/web.json."""
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -32,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 
@@ -85,42 +89,64 @@ def percentiles(xs: list[float]) -> dict:
             "max_ms": float(a.max())}
 
 
-class Phase:
-    """One bounded load phase against the server at ``port``; ``kill_at`` (a fraction of all answers) kills and
-    restarts the server once that many are acknowledged."""
+class Answer:
+    """A response as the raters read it: status_code and json()."""
 
-    def __init__(self, args, runs: Path, db: Path, sid: str, port: int, proc, kill_at: float | None) -> None:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status_code, self.body = status, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class Phase:
+    """One bounded load phase against the server at ``port``; ``kill_at`` (fractions of all answers) kills and
+    restarts the server once that many are acknowledged, once per fraction."""
+
+    def __init__(self, args, runs: Path, db: Path, sid: str, port: int, proc, kill_at: tuple = ()) -> None:
         self.args, self.runs, self.db, self.sid, self.port, self.proc = args, runs, db, sid, port, proc
         self.url = f"http://127.0.0.1:{port}"
-        self.kill_at = kill_at
+        self.kill_at = list(kill_at)
+        self.killing = False
         self.acked: set[tuple[str, int]] = set()
         self.answer_s: list[float] = []
         self.question_s: list[float] = []
+        self.join_s: list[float] = []
+        self.join_page_s: list[float] = []
         self.decode_s: list[float] = []
         self.failed_requests = 0
         self.already_stored = 0
-        self.restart: dict | None = None
+        self.restarts: list[dict] = []
         self.running = True
         self.rng = random.Random(0)
 
-    async def call(self, client: httpx.AsyncClient, method: str, path: str, **kw) -> tuple[httpx.Response, float]:
+    async def call(self, client: aiohttp.ClientSession, method: str, path: str, **kw) -> tuple[Answer, float]:
         """One request, retried while the server is down (kill phase), with its latency in seconds."""
         deadline = time.perf_counter() + 120
         while True:
             tic = time.perf_counter()
             try:
-                r = await client.request(method, self.url + path, **kw)
-                if r.status_code < 500:
-                    return r, time.perf_counter() - tic
-            except httpx.TransportError:
+                async with client.request(method, self.url + path, **kw) as r:
+                    body = await r.read()
+                    if r.status < 500:
+                        return Answer(r.status, body), time.perf_counter() - tic
+            except (aiohttp.ClientError, asyncio.TimeoutError):
                 pass
             self.failed_requests += 1
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"{method} {path}: the server did not come back")
             await asyncio.sleep(0.05)
 
-    async def rater(self, client: httpx.AsyncClient) -> None:
-        r, _ = await self.call(client, "POST", f"/api/studies/{self.sid}/join")
+    async def rater(self, client: aiohttp.ClientSession) -> None:
+        # as a browser does: the join page first (its connection made then), then the join
+        r, dt = await self.call(client, "GET", f"/s/{self.sid}")
+        self.join_page_s.append(dt)
+        r, dt = await self.call(client, "POST", f"/api/studies/{self.sid}/join")
+        self.join_s.append(dt)
         token = r.json()["rater"]
         while True:
             r, dt = await self.call(client, "GET", f"/api/r/{token}")
@@ -139,43 +165,74 @@ class Phase:
 
     async def maybe_kill(self) -> None:
         total = self.args.raters * self.args.questions
-        if self.kill_at is None or self.restart is not None or len(self.acked) < self.kill_at * total:
+        n = len(self.restarts)
+        if self.killing or n == len(self.kill_at) or len(self.acked) < self.kill_at[n] * total:
             return
-        self.restart = {"acknowledged_at_kill": len(self.acked)}
+        self.killing = True
+        record = {"acknowledged_at_kill": len(self.acked)}
+        self.restarts.append(record)
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         tic = time.perf_counter()
         self.proc, up = await asyncio.to_thread(start_server, self.runs, self.db, self.port)
-        self.restart["down_s"] = time.perf_counter() - tic
+        record["down_s"] = time.perf_counter() - tic
+        self.killing = False
 
-    async def explorer_user(self, client: httpx.AsyncClient, run: str) -> None:
-        while self.running:
-            r, dt = await self.call(client, "POST", f"/api/runs/{run}/reconstruct",
-                                    json={"sentence": SENTENCE, "samples": 3})
-            if r.status_code == 200:
-                self.decode_s.append(dt)
+    async def one_rater(self) -> None:
+        # a client of its own, as a rater's browser is (one shared httpx pool of 200 connections scanned all of
+        # them on every request, which made the load generator, not the server, the limit); aiohttp: the lighter
+        # client, so that more of the two cores are the server's
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1),
+                                         timeout=aiohttp.ClientTimeout(total=60)) as client:
+            await self.rater(client)
 
     async def go(self, run: str) -> dict:
-        limits = httpx.Limits(max_connections=self.args.raters + 2, max_keepalive_connections=self.args.raters + 2)
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            user = asyncio.create_task(self.explorer_user(client, run))
-            tic = time.perf_counter()
-            await asyncio.gather(*(self.rater(client) for _ in range(self.args.raters)))
-            wall = time.perf_counter() - tic
-            self.running = False
-            await user
+        # the explorer user is a process of its own, as a browser is: timed in the raters' event loop, a decode
+        # would count the load generator's own queueing, not the server's
+        ctx = multiprocessing.get_context("spawn")
+        stop, latencies = ctx.Event(), ctx.Queue()
+        user = ctx.Process(target=explorer_user, args=(self.url, run, stop, latencies))
+        user.start()
+        tic = time.perf_counter()
+        await asyncio.gather(*(self.one_rater() for _ in range(self.args.raters)))
+        wall = time.perf_counter() - tic
+        stop.set()
+        self.decode_s = latencies.get(timeout=120)
+        user.join()
         with sqlite3.connect(self.db) as db:
             stored = set(db.execute("SELECT b.rater, b.pos FROM answers b JOIN raters r ON r.token = b.rater "
                                     "WHERE r.study = ?", (self.sid,)).fetchall())
         return {"raters": self.args.raters, "questions": self.args.questions,
-                "requests": self.args.raters * (1 + 2 * self.args.questions) + (self.failed_requests or 0),
+                "requests": self.args.raters * (2 + 2 * self.args.questions) + (self.failed_requests or 0),
                 "acknowledged": len(self.acked), "stored": len(stored),
                 "acknowledged_missing": len(self.acked - stored), "stored_unacknowledged": len(stored - self.acked),
                 "wall_s": wall, "answers_per_s": len(self.acked) / wall,
                 "answer": percentiles(self.answer_s), "question": percentiles(self.question_s),
+                "join": percentiles(self.join_s), "join_page": percentiles(self.join_page_s),
                 "decode_under_load": percentiles(self.decode_s), "failed_requests_retried": self.failed_requests,
                 "resent_already_stored": self.already_stored,
-                "restart": self.restart, "p99_ms": percentiles(self.answer_s)["p99_ms"]}
+                "restarts": self.restarts, "p99_ms": percentiles(self.answer_s)["p99_ms"]}
+
+
+USER_EVERY = 0.5
+"""The explorer user starts a reconstruction every this many seconds (or when the last one ends, if later)."""
+
+
+def explorer_user(url: str, run: str, stop, out) -> None:
+    """One explorer user reconstructing a sentence every USER_EVERY seconds until ``stop``; puts the latencies (s)
+    of the answered requests on ``out``."""
+    seen, tic = [], time.perf_counter()
+    with httpx.Client(timeout=60) as client:
+        while not stop.wait(max(0.0, USER_EVERY - (time.perf_counter() - tic))):
+            tic = time.perf_counter()
+            try:
+                r = client.post(f"{url}/api/runs/{run}/reconstruct", json={"sentence": SENTENCE, "samples": 3})
+            except httpx.TransportError:  # the server is down (kill phase)
+                time.sleep(0.05)
+                continue
+            if r.status_code == 200:
+                seen.append(time.perf_counter() - tic)
+    out.put(seen)
 
 
 async def idle_decodes(url: str, run: str, n: int) -> list[float]:
@@ -203,6 +260,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=50)
     ap.add_argument("--run", type=Path, default=ROOT / "runs" / "quick")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks")
+    ap.add_argument("--phases", default="steady,killed", help="steady, killed or both (comma-separated)")
     args = ap.parse_args()
     run = ensure_run(args.run)
     report = {"machine": machine_info("cpu"), "run": str(run.relative_to(ROOT) if run.is_relative_to(ROOT) else run)}
@@ -210,7 +268,8 @@ def main() -> None:
         runs = Path(tmp) / "runs"
         runs.mkdir()
         (runs / "quick").symlink_to(run.resolve(), target_is_directory=True)
-        for name, kill_at in (("steady", None), ("killed", 0.5)):
+        phases = (("steady", ()), ("killed", (1 / 3, 2 / 3)))  # killed: SIGKILL at 1/3 and 2/3 of the answers
+        for name, kill_at in (x for x in phases if x[0] in args.phases.split(",")):
             db = Path(tmp) / f"{name}.sqlite"
             sid = make_study(db, args.questions)
             port = free_port()
@@ -229,26 +288,62 @@ def main() -> None:
             report[name] = res
             print(json.dumps({k: res[k] for k in ("acknowledged", "stored", "answers_per_s", "p99_ms")}),
                   file=sys.stderr, flush=True)
-    s, k = report["steady"], report["killed"]
+    s = report["steady"]
+    figures = {"answers_per_s": s["answers_per_s"], "p99_ms": s["answer"]["p99_ms"],
+               "question_p99_ms": s["question"]["p99_ms"], "join_p99_ms": s["join"]["p99_ms"],
+               "decode_p99_ms": s["decode_under_load"].get("p99_ms"), "decode_idle_p50_ms": s["decode_idle"]["p50_ms"]}
+    print(json.dumps(figures), file=sys.stderr, flush=True)
+    if "killed" not in report:  # a quick look at the steady phase alone: nothing written
+        return
+    k = report["killed"]
     report.update({"raters": args.raters, "acknowledged": s["acknowledged"] + k["acknowledged"],
-                   "stored": s["stored"] + k["stored"], "p99_ms": s["p99_ms"]})
+                   "stored": s["stored"] + k["stored"], **figures})
     report["claims"] = [
         {"claim": "every answer the server acknowledged is stored (no server restart)",
          "holds": s["acknowledged"] == s["stored"] == args.raters * args.questions and s["acknowledged_missing"] == 0,
          "figures": {k2: s[k2] for k2 in ("acknowledged", "stored", "acknowledged_missing")}},
-        {"claim": "every acknowledged answer survives kill -9 and a restart, counted once",
-         "holds": k["acknowledged_missing"] == 0 and k["acknowledged"] == k["stored"] == args.raters * args.questions,
+        {"claim": "every acknowledged answer survives kill -9 and a restart, twice, counted once",
+         "holds": k["acknowledged_missing"] == 0 and k["acknowledged"] == k["stored"] == args.raters * args.questions
+         and len(k["restarts"]) == 2,
          "figures": {k2: k[k2] for k2 in ("acknowledged", "stored", "acknowledged_missing", "stored_unacknowledged")}
-         | {"acknowledged_at_kill": (k["restart"] or {}).get("acknowledged_at_kill")}},
-        {"claim": "a decode in the explorer stays usable under rater load (p99 under 10x its idle p50)",
-         "holds": s["decode_under_load"].get("p99_ms", 1e9) < 10 * s["decode_idle"]["p50_ms"],
+         | {"acknowledged_at_kills": [x["acknowledged_at_kill"] for x in k["restarts"]]}},
+        {"claim": "target: a decode in the explorer under rater load has a p99 of at most 3x its idle p50",
+         "holds": s["decode_under_load"].get("p99_ms", 1e9) <= 3 * s["decode_idle"]["p50_ms"],
          "figures": {"idle_p50_ms": s["decode_idle"]["p50_ms"], "load_p50_ms": s["decode_under_load"].get("p50_ms"),
                      "load_p99_ms": s["decode_under_load"].get("p99_ms")}},
+        {"claim": "target: at least 1,000 answers/s", "holds": s["answers_per_s"] >= 1000,
+         "figures": {"answers_per_s": s["answers_per_s"]}},
+        {"claim": "target: answer and question p99 at most 100 ms",
+         "holds": s["answer"]["p99_ms"] <= 100 and s["question"]["p99_ms"] <= 100,
+         "figures": {"answer_p99_ms": s["answer"]["p99_ms"], "question_p99_ms": s["question"]["p99_ms"]}},
+        {"claim": "target: joining a study has a p99 of at most 200 ms", "holds": s["join"]["p99_ms"] <= 200,
+         "figures": {"join_p99_ms": s["join"]["p99_ms"], "join_page_p99_ms": s["join_page"]["p99_ms"]}},
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out / "web.json", report)
     write_text_atomic(args.out / "web.md", markdown(report))
     print(f"wrote {args.out / 'web.md'}", file=sys.stderr)
+
+
+LIMITS = [
+    "## Where the time goes",
+    "",
+    "Profiled with py-spy during the steady phase (2026-12-04, the same 2-core machine). Before this version, the "
+    "load generator was the limit: its one httpx client pooled all 200 connections and scanned them on every "
+    "request (54% of its time), so it ran a core at 90% while the server idled at 34% (160-170 answers/s whatever "
+    "the server did). Side by side on this machine, with one client per rater: httpx 498-653 answers/s, aiohttp "
+    "1,430-1,517. Now the server is the limit, on its share of the two cores (the load generator takes most of one): "
+    "a request's time is mostly FastAPI's and Starlette's own stack on the event loop (routing, validation, "
+    "middleware: about 30% of the server's samples); the database is not (the fsync of a group commit: 3% of the "
+    "samples; 200 joins in one transaction take 0.14 s). The latency targets are out of reach by arithmetic in "
+    "this closed-loop test: 200 raters that send their next request the moment the last is answered keep 200 "
+    "requests in flight, so by Little's law the mean latency is 200 / (requests per second): 67 ms at 3,000 "
+    "requests/s (1,500 answers/s), and a p99 near twice that. A p99 under 100 ms would need about twice the "
+    "throughput, or raters who pause between answers as people do. Before the changes a decode ran in the "
+    "server's thread pool and waited for the interpreter lock behind every rater's request (p99 1.2-1.3 s against "
+    "34 ms idle); in a process of its own it stays within about 3.5x of idle while the server is saturated.",
+]
+"""What the profile of this benchmark found (issue 33), written under the table."""
 
 
 def markdown(r: dict) -> str:
@@ -257,11 +352,10 @@ def markdown(r: dict) -> str:
     def row(name: str, x: dict) -> str:
         return (f"| {name} | {x['acknowledged']:,} | {x['stored']:,} | {x['acknowledged_missing']} | "
                 f"{x['answers_per_s']:.0f} | {x['answer']['p50_ms']:.1f} | {x['answer']['p99_ms']:.1f} | "
-                f"{x['question']['p50_ms']:.1f} | {x['question']['p99_ms']:.1f} | "
+                f"{x['question']['p50_ms']:.1f} | {x['question']['p99_ms']:.1f} | {x['join']['p99_ms']:.1f} | "
                 f"{x['decode_idle']['p50_ms']:.0f} | {x['decode_under_load'].get('p50_ms', float('nan')):.0f} | "
                 f"{x['decode_under_load'].get('p99_ms', float('nan')):.0f} | {x['wall_s']:.1f} |")
 
-    restart = k["restart"] or {}
     lines = [
         "# textvae web under load",
         "",
@@ -271,22 +365,29 @@ def markdown(r: dict) -> str:
         "",
         f"{r['raters']} simulated raters join one blind groups study (mu-Forcing's Fig. 7 kind: 3 systems, 1,500 "
         f"questions) and answer {s['questions']} questions each, all at once, one connection each: "
-        f"{r['raters'] * (1 + 2 * s['questions']):,} requests per phase. Meanwhile one explorer user reconstructs a "
-        f"sentence (posterior mean + 3 samples, greedy) from `{r['run']}` again and again. Every answer is one "
-        "SQLite transaction (WAL, synchronous=FULL) committed before the 200.",
+        f"{r['raters'] * (2 + 2 * s['questions']):,} requests per phase (each rater a client of its own: the join "
+        "page, the join, then a question and an answer at a time). Meanwhile one explorer user, a process of its "
+        f"own, reconstructs a sentence (posterior mean + 3 samples, greedy) from `{r['run']}` every 0.5 s. Every "
+        "answer is committed (SQLite WAL, synchronous=FULL) before its 200; answers and joins that arrive together "
+        "share one transaction (group commit), and decodes run in a model process of the server's own.",
         "",
         "| phase | acknowledged | stored | acknowledged but missing | answers/s | answer p50 ms | answer p99 ms | "
-        "question p50 ms | question p99 ms | decode idle p50 ms | decode under load p50 ms | p99 ms | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "question p50 ms | question p99 ms | join p99 ms | decode idle p50 ms | decode under load p50 ms | p99 ms | "
+        "wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         row("steady", s),
-        row("killed at half and restarted", k),
+        row("killed twice (at 1/3 and 2/3) and restarted", k),
         "",
-        f"Kill phase: the server was killed with SIGKILL once {restart.get('acknowledged_at_kill', '?'):,} answers "
-        f"had been acknowledged, and restarted; it answered again {restart.get('down_s', float('nan')):.1f} s later "
-        f"(start-up of a fresh process: {k['startup_s']:.1f} s). Raters retried {k['failed_requests_retried']:,} "
-        "failed requests while it was down; the latencies above count only requests that got an answer. Answers "
-        f"stored whose acknowledgement was lost in the kill and that were sent again: {k['resent_already_stored']} "
-        f"(acknowledged on the retry, stored once); stored but never acknowledged: {k['stored_unacknowledged']}.",
+        "Kill phase: the server was killed with SIGKILL twice, once "
+        + " and once ".join(f"{x['acknowledged_at_kill']:,} answers had been acknowledged (it answered again "
+                            f"{x['down_s']:.1f} s later)" for x in k["restarts"])
+        + f", each time restarted (start-up of a fresh process: {k['startup_s']:.1f} s). Raters retried "
+        f"{k['failed_requests_retried']:,} failed requests while it was down; the latencies above count only "
+        f"requests that got an answer. Answers stored whose acknowledgement was lost in a kill and that were sent "
+        f"again: {k['resent_already_stored']} (acknowledged on the retry, stored once); stored but never "
+        f"acknowledged: {k['stored_unacknowledged']}.",
+        "",
+        *LIMITS,
         "",
         "## Claims",
         "",

@@ -159,3 +159,77 @@ def test_the_question_page_numbers_agree_after_answers_out_of_order(runs, tmp_pa
     assert r.status_code == 200 and r.json()["total"] == 4
     page = c.get(f"/r/{token}").text  # shows the first question: the rater's second answer
     assert "<title>textvae: question 2 of 4</title>" in page and "Question 2 of 4" in page
+
+
+# --- under load: answers committed together, model work bounded ------------------------------------------------
+
+
+def test_the_answer_writer_commits_answers_of_many_threads_together_each_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from textvae.study import StudyStore, build_items
+    from textvae.study.store import AnswerWriter
+
+    store = StudyStore(tmp_path / "e.sqlite")
+    sid = store.create_study("groups", "s", build_items("groups", SYSTEMS), 4)
+    raters = [store.add_rater(sid) for _ in range(8)]
+    writer = AnswerWriter(store)
+    commits = []
+    many = store.write_many
+    store.write_many = lambda jobs: commits.append(len(jobs)) or many(jobs)
+    jobs = [(t, pos, "left") for t in raters for pos in range(4)] * 2  # every answer twice
+    jobs.append((raters[0], 0, "maybe"))  # refused alone: the others of its batch stand
+    with ThreadPoolExecutor(16) as pool:
+        futures = list(pool.map(lambda job: writer.submit(*job), jobs))
+    results = []
+    for f in futures[:-1]:
+        results.append(f.result(timeout=30))
+    with pytest.raises(Exception, match="choice: must be one of"):
+        futures[-1].result(timeout=30)
+    writer.close()
+    assert sum(stored for stored, _, _ in results) == 32  # each (rater, question) stored once
+    assert all(store.progress(t) == (4, 4) for t in raters)
+    assert sum(commits) == len(jobs) and len(commits) < len(jobs)  # fewer commits than answers: grouped
+
+
+def test_model_work_waits_in_a_bounded_queue_and_the_rest_gets_a_503(runs, tmp_path):
+    import asyncio
+    import threading
+
+    from textvae.web.workers import Busy, Workers
+
+    gate = threading.Event()
+    w = Workers(None, model_queue=2)
+
+    async def go():
+        first = asyncio.ensure_future(w.run_model(gate.wait, 30))
+        second = asyncio.ensure_future(w.run_model(lambda: 2))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Busy):
+            await w.run_model(lambda: 3)
+        gate.set()
+        return await first, await second, await w.run_model(lambda: 4)
+
+    assert asyncio.run(go()) == (True, 2, 4)
+    w.close()
+    c = _client(runs, tmp_path)
+    c.app_.state.workers.model_queue = 0  # as if the queue were full
+    r = c.post("/api/runs/vae/sample", json={"n": 1})
+    assert r.status_code == 503 and r.headers["retry-after"] == "1" and "busy" in r.json()["detail"]
+    token = c.post(f"/api/studies/{_study(c)}/join").json()["rater"]  # raters are not held up by it
+    assert c.post(f"/api/r/{token}", json={"pos": 0, "choice": "tie"}).json()["stored"] is True
+
+
+def test_in_a_process_of_its_own_the_model_worker_answers_as_the_thread_does(runs, tmp_path):
+    """textvae web's default: decodes in a spawned process (its own interpreter lock), with the same results and
+    the same one-line errors as in a thread."""
+    body = {"n": 2, "max_len": 6, "seed": 3}
+    with TestClient(create_app(runs, tmp_path / "a.sqlite")) as thread, \
+            TestClient(create_app(runs, tmp_path / "b.sqlite", model_process=True, threads=1)) as process:
+        assert process.app.state.workers.process
+        got = process.post("/api/runs/vae/sample", json=body)
+        assert got.status_code == 200 and got.json() == thread.post("/api/runs/vae/sample", json=body).json()
+        r = process.post("/api/runs/nope/sample", json=body)
+        assert r.status_code == 404 and r.json()["detail"] == "no run 'nope' here"
+        r = process.post("/api/runs/vae/canvas", json={"sentence": "the cat"})
+        assert r.status_code == 400 and "canvas" in r.json()["detail"] and str(runs) not in r.text

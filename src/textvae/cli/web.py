@@ -35,6 +35,9 @@ def web(runs: Path = typer.Option(Path("runs"), help="Folder of trained runs the
                                             "never starves the answering of raters)."),
         join_rate: int = typer.Option(30, help="Joins of studies one address may make a minute (0: no limit; "
                                                "each study also caps its raters: study create --max-raters)."),
+        model_process: bool = typer.Option(True, "--model-process/--model-thread",
+                                           help="Decode in a process of its own (the default: raters' requests "
+                                                "never hold it up) or in a thread of the server's."),
         ) -> None:
     """Serve the latent-space explorer (/) and the blind human-evaluation studies (/s/ID for raters, /studies for
     the organiser, who needs the token printed at start)."""
@@ -52,14 +55,20 @@ def web(runs: Path = typer.Option(Path("runs"), help="Folder of trained runs the
     import torch
     import uvicorn
 
-    torch.set_num_threads(threads if threads > 0 else max(1, (os.cpu_count() or 2) // 2))
+    decode_threads = threads if threads > 0 else max(1, (os.cpu_count() or 2) // 2)
+    torch.set_num_threads(decode_threads)
 
     from textvae.pipeline import resolve_device
     from textvae.web import create_app
 
-    app = create_app(runs, db, resolve_device(device or "cpu"), cache, join_rate)
+    app = create_app(runs, db, resolve_device(device or "cpu"), cache, join_rate, model_process=model_process,
+                     threads=decode_threads)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"textvae web on http://{shown}:{port}/  runs: {runs}  studies: {db}", err=True)
     typer.echo(f"organiser page: http://{shown}:{port}/studies?token={app.state.store.organiser_token}", err=True)
 
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    import gc
+
+    gc.freeze()  # torch, the app and its templates stay put: collections scan only what requests make (12% of a
+    # loaded server's time went to scanning them)
+    uvicorn.run(app, host=host, port=port, log_level="warning")  # uvloop and httptools where installed ([web])

@@ -1,18 +1,23 @@
-"""The SQLite store of studies, raters and answers. Every answer is one transaction, committed (WAL,
-``synchronous=FULL``) before the caller acknowledges it, so a server killed right after loses nothing; an answer
-given twice is stored once (the first counts). Each call opens its own connection: the store can be shared by
-threads and processes."""
+"""The SQLite store of studies, raters and answers. Every answer is committed (WAL, ``synchronous=FULL``) before
+the caller acknowledges it, so a server killed right after loses nothing; an answer given twice is stored once (the
+first counts). Each thread keeps its own connection (opened once, its pragmas set once): the store can be shared by
+threads and processes. :class:`AnswerWriter` commits the answers that arrive together in one transaction (one
+fsync for many raters), acknowledging none before that commit."""
 
 from __future__ import annotations
 
 import json
+import queue
 import random
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from textvae.errors import TextVAEError
@@ -29,6 +34,8 @@ CREATE TABLE IF NOT EXISTS assignments (rater TEXT NOT NULL, pos INTEGER NOT NUL
     swap INTEGER NOT NULL, PRIMARY KEY (rater, pos));
 CREATE TABLE IF NOT EXISTS answers (rater TEXT NOT NULL, pos INTEGER NOT NULL, choice TEXT NOT NULL,
     answered REAL NOT NULL, PRIMARY KEY (rater, pos));
+CREATE INDEX IF NOT EXISTS items_by_load ON items (study, assigned);
+CREATE INDEX IF NOT EXISTS raters_by_study ON raters (study);
 """
 
 
@@ -66,6 +73,8 @@ class StudyStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._local = threading.local()
+        self._token: str | None = None
         if self.path.is_dir():
             raise TextVAEError(f"--db {self.path}: is a folder; give a database file")
         if not self.path.parent.is_dir():
@@ -77,18 +86,23 @@ class StudyStore:
                 db.execute("ALTER TABLE studies ADD COLUMN max_raters INTEGER NOT NULL DEFAULT 0")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('organiser_token', ?)", (secrets.token_urlsafe(18),))
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the database (opened on first use, in autocommit mode: transactions are
+        explicit)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.DatabaseError as exc:
+                raise TextVAEError(f"--db {self.path}: not a usable SQLite database ({exc})") from None
+            self._local.db = db
+        return db
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-        except sqlite3.DatabaseError as exc:
-            raise TextVAEError(f"--db {self.path}: not a usable SQLite database ({exc})") from None
-        try:
-            yield db
-        finally:
-            db.close()
+        yield self.connection()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -104,9 +118,11 @@ class StudyStore:
 
     @property
     def organiser_token(self) -> str:
-        """The token that study creation and results need."""
-        with self._connect() as db:
-            return db.execute("SELECT value FROM meta WHERE key = 'organiser_token'").fetchone()[0]
+        """The token that study creation and results need (made with the database; read once)."""
+        if self._token is None:
+            with self._connect() as db:
+                self._token = db.execute("SELECT value FROM meta WHERE key = 'organiser_token'").fetchone()[0]
+        return self._token
 
     def create_study(self, kind: str, name: str, items: list[dict], questions: int = 50,
                      max_raters: int = MAX_RATERS) -> str:
@@ -128,45 +144,71 @@ class StudyStore:
                            [(sid, i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items)])
         return sid
 
+    _STUDY = ("SELECT s.id, s.kind, s.name, s.questions, s.max_raters, "
+              "(SELECT COUNT(*) FROM items i WHERE i.study = s.id), "
+              "(SELECT COUNT(*) FROM raters r WHERE r.study = s.id), "
+              "(SELECT COUNT(*) FROM answers a JOIN raters r ON a.rater = r.token WHERE r.study = s.id) "
+              "FROM studies s")
+    _KEYS = ("id", "kind", "name", "questions", "max_raters", "items", "raters", "answers")
+
     def studies(self) -> list[dict]:
         """Every study: id, kind, name, questions (per rater), max_raters (0: no cap), items, raters, answers."""
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT s.id, s.kind, s.name, s.questions, s.max_raters, "
-                "(SELECT COUNT(*) FROM items i WHERE i.study = s.id), "
-                "(SELECT COUNT(*) FROM raters r WHERE r.study = s.id), "
-                "(SELECT COUNT(*) FROM answers a JOIN raters r ON a.rater = r.token WHERE r.study = s.id) "
-                "FROM studies s ORDER BY s.created").fetchall()
-        keys = ("id", "kind", "name", "questions", "max_raters", "items", "raters", "answers")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+            rows = db.execute(self._STUDY + " ORDER BY s.created").fetchall()
+        return [dict(zip(self._KEYS, row, strict=True)) for row in rows]
 
     def study(self, sid: str) -> dict:
         """One study's row (see :meth:`studies`); NotFound for an unknown id."""
-        for row in self.studies():
-            if row["id"] == sid:
-                return row
-        raise NotFound(f"no study {sid!r}")
+        with self._connect() as db:
+            row = db.execute(self._STUDY + " WHERE s.id = ?", (sid,)).fetchone()
+        if row is None:
+            raise NotFound(f"no study {sid!r}")
+        return dict(zip(self._KEYS, row, strict=True))
+
+    def study_brief(self, sid: str) -> dict:
+        """What a rater's join page shows of a study (id, name, questions), without counting its answers;
+        NotFound for an unknown id."""
+        with self._connect() as db:
+            row = db.execute("SELECT id, name, questions FROM studies WHERE id = ?", (sid,)).fetchone()
+        if row is None:
+            raise NotFound(f"no study {sid!r}")
+        return dict(zip(("id", "name", "questions"), row, strict=True))
 
     def add_rater(self, sid: str, seed: int | None = None) -> str:
         """A new rater of study ``sid``: assigned the ``questions`` least-assigned items (ties broken at random),
         each with its sides shown in a random order; returns the rater's token (their link). StudyFull when the
         study has its ``max_raters``."""
+        with self._transaction() as db:
+            return self._add_rater(db, sid, seed)
+
+    def _add_rater(self, db: sqlite3.Connection, sid: str, seed: int | None = None) -> str:
+        """:meth:`add_rater` inside the caller's transaction."""
         rng = random.Random(seed if seed is not None else secrets.randbits(64))
         token = secrets.token_urlsafe(12)
-        with self._transaction() as db:
-            row = db.execute("SELECT questions, max_raters FROM studies WHERE id = ?", (sid,)).fetchone()
-            if row is None:
-                raise NotFound(f"no study {sid!r}")
-            if row[1] and db.execute("SELECT COUNT(*) FROM raters WHERE study = ?", (sid,)).fetchone()[0] >= row[1]:
-                raise StudyFull(f"this study has all the raters it takes ({row[1]}); thank you for your interest")
-            counts = db.execute("SELECT idx, assigned FROM items WHERE study = ?", (sid,)).fetchall()
-            chosen = sorted(counts, key=lambda c: (c[1], rng.random()))[: row[0]]
-            rng.shuffle(chosen)
-            db.execute("INSERT INTO raters VALUES (?, ?, ?)", (token, sid, time.time()))
-            db.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?)",
-                           [(token, pos, idx, rng.randrange(2)) for pos, (idx, _) in enumerate(chosen)])
-            db.executemany("UPDATE items SET assigned = assigned + 1 WHERE study = ? AND idx = ?",
-                           [(sid, idx) for idx, _ in chosen])
+        row = db.execute("SELECT questions, max_raters FROM studies WHERE id = ?", (sid,)).fetchone()
+        if row is None:
+            raise NotFound(f"no study {sid!r}")
+        if row[1] and db.execute("SELECT COUNT(*) FROM raters WHERE study = ?", (sid,)).fetchone()[0] >= row[1]:
+            raise StudyFull(f"this study has all the raters it takes ({row[1]}); thank you for your interest")
+        # the least-assigned items, ties at the boundary broken at random: every item assigned fewer times than the
+        # questions-th least-assigned one, and a random draw of those assigned exactly as often (read through the
+        # (study, assigned) index: a join reads about `questions` rows, not the whole study)
+        boundary = db.execute("SELECT assigned FROM items WHERE study = ? ORDER BY assigned LIMIT 1 OFFSET ?",
+                              (sid, row[0] - 1)).fetchone()
+        if boundary is None:  # fewer items than questions: all of them
+            chosen = [i for (i,) in db.execute("SELECT idx FROM items WHERE study = ? ORDER BY idx", (sid,))]
+        else:
+            chosen = [i for (i,) in db.execute("SELECT idx FROM items WHERE study = ? AND assigned < ? ORDER BY idx",
+                                               (sid, boundary[0]))]
+            ties = [i for (i,) in db.execute("SELECT idx FROM items WHERE study = ? AND assigned = ? ORDER BY idx",
+                                             (sid, boundary[0]))]
+            chosen += rng.sample(ties, row[0] - len(chosen))
+        rng.shuffle(chosen)
+        db.execute("INSERT INTO raters VALUES (?, ?, ?)", (token, sid, time.time()))
+        db.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?)",
+                       [(token, pos, idx, rng.randrange(2)) for pos, idx in enumerate(chosen)])
+        db.executemany("UPDATE items SET assigned = assigned + 1 WHERE study = ? AND idx = ?",
+                       [(sid, idx) for idx in chosen])
         return token
 
     def _assignment(self, db: sqlite3.Connection, token: str, pos: int | None = None) -> tuple:
@@ -223,17 +265,43 @@ class StudyStore:
     def answer_progress(self, token: str, pos: int, choice: str) -> tuple[bool, int, int]:
         """:meth:`answer`, and the rater's (answered, total) after it, in the same transaction."""
         with self._transaction() as db:
-            (_, kind), _, pos, item = self._assignment(db, token, pos)
-            if choice not in CHOICES[kind]:
-                raise TextVAEError(f"choice: must be one of {', '.join(CHOICES[kind])}, got {choice!r}")
-            swap, payload = item
-            stored = choice
-            if choice in ("left", "right"):
-                stored = payload["systems"][(choice == "right") != swap]
-            cur = db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?)", (token, pos, stored, time.time()))
-            done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
-            total = db.execute("SELECT COUNT(*) FROM assignments WHERE rater = ?", (token,)).fetchone()[0]
-            return cur.rowcount == 1, done, total
+            return self._answer(db, token, pos, choice)
+
+    def _answer(self, db: sqlite3.Connection, token: str, pos: int, choice: str) -> tuple[bool, int, int]:
+        """Write one answer inside the caller's transaction: (stored now, answered, total)."""
+        (_, kind), total, pos, item = self._assignment(db, token, pos)
+        if choice not in CHOICES[kind]:
+            raise TextVAEError(f"choice: must be one of {', '.join(CHOICES[kind])}, got {choice!r}")
+        swap, payload = item
+        stored = choice
+        if choice in ("left", "right"):
+            stored = payload["systems"][(choice == "right") != swap]
+        cur = db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?)", (token, pos, stored, time.time()))
+        done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
+        return cur.rowcount == 1, done, total
+
+    def answer_many(self, answers: list[tuple[str, int, str]]) -> list[tuple[bool, int, int] | Exception]:
+        """Several answers in one transaction, one commit (and fsync) for all: each one's result as
+        :meth:`answer_progress` gives it, or the error that refused it (see :meth:`write_many`)."""
+        return self.write_many([("answer", a) for a in answers])
+
+    def write_many(self, jobs: list[tuple[str, object]]) -> list:
+        """Answers (``("answer", (token, pos, choice))``) and joins (``("join", sid)``) in one transaction, one
+        commit (and fsync) for all: each one's result (:meth:`answer_progress`'s, or a new rater's token), or the
+        error that refused it (a refused one writes nothing; the others stand). Nothing is returned before the
+        commit."""
+        out: list = []
+        with self._transaction() as db:
+            for i, (kind, args) in enumerate(jobs):
+                db.execute(f"SAVEPOINT w{i}")
+                try:
+                    out.append(self._answer(db, *args) if kind == "answer" else self._add_rater(db, args))
+                    db.execute(f"RELEASE w{i}")
+                except TextVAEError as exc:
+                    db.execute(f"ROLLBACK TO w{i}")
+                    db.execute(f"RELEASE w{i}")
+                    out.append(exc)
+        return out
 
     def answers(self, sid: str) -> list[dict]:
         """Every answer of study ``sid``: rater, pos, item, systems, sentences, choice (a system name, ``tie``,
@@ -251,3 +319,69 @@ class StudyStore:
             out.append({"rater": rater, "pos": pos, "item": item, "systems": p["systems"], "input": p.get("input"),
                         "sentences": p["sentences"], "choice": choice, "answered": answered})
         return out
+
+
+class AnswerWriter:
+    """The one thread that writes to the store while a server runs, so that writers never wait on each other's
+    locks (SQLite's busy handler sleeps up to 100 ms a try: joins stuck behind answers took seconds). Answers
+    (:meth:`submit`) are group-committed: as many as are waiting (at most ``batch``) in one transaction, each
+    caller's future resolved only after that transaction committed (``synchronous=FULL``: on disk), so one fsync
+    serves many raters, and alone an answer is committed as soon as it arrives. Joins (:meth:`join`) are committed
+    the same way, in the same transactions. ``close()`` writes what is waiting, then stops."""
+
+    def __init__(self, store: StudyStore, batch: int = 256) -> None:
+        self.store, self.batch = store, batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="textvae-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, token: str, pos: int, choice: str) -> Future:
+        """A future of (stored now, answered, total), or of the error that refused the answer."""
+        fut: Future = Future()
+        self._queue.put(("answer", (token, pos, choice), fut))
+        return fut
+
+    def join(self, sid: str) -> Future:
+        """A future of a new rater's token of study ``sid`` (:meth:`StudyStore.add_rater`), or of its error."""
+        fut: Future = Future()
+        self._queue.put(("join", sid, fut))
+        return fut
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            todo, stop = [item], False
+            while len(todo) < self.batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                todo.append(nxt)
+            self._settle([f for _, _, f in todo], partial(self.store.write_many, [(k, a) for k, a, _ in todo]))
+            if stop:
+                return
+
+    @staticmethod
+    def _settle(futures: list[Future], work) -> None:
+        """Resolve each future with its result of ``work()`` (a list, or an exception per entry), or all of them
+        with the error that stopped ``work`` (then nothing of it was committed)."""
+        try:
+            results = work()
+        except BaseException as exc:
+            for fut in futures:
+                fut.set_exception(exc)
+            return
+        for fut, result in zip(futures, results, strict=True):
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)

@@ -1,11 +1,14 @@
 """The FastAPI app: the explorer (pages under /runs, JSON under /api/runs), the rater pages of a study (/s/ID to
 join, /r/TOKEN to answer), the organiser's pages and API behind the organiser token, and the guards every request
-passes (body size, bounded fields, one-line errors). Model work and database writes run in FastAPI's thread pool
-(plain ``def`` routes), never on the event loop, so one slow decode never blocks other users."""
+passes (body size, bounded fields, one-line errors, security headers). Model work runs on one bounded worker,
+database reads on a small pool of their own and answers through a group commit (``textvae.web.workers``), never on
+the event loop, so a slow decode never blocks a rater."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
@@ -16,10 +19,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from textvae import session as sessions
 from textvae.errors import TextVAEError
 from textvae.study import StudyStore, build_items, results, results_csv, results_plot
-from textvae.study.store import MAX_POS, NotFound, StudyFull
+from textvae.study.store import MAX_POS, AnswerWriter, NotFound, StudyFull
 from textvae.web.explorer import Explorer
 from textvae.web.limits import (
     JOIN_RATE,
@@ -34,6 +36,7 @@ from textvae.web.limits import (
     SampleRequest,
     StudyRequest,
 )
+from textvae.web.workers import Busy, Workers
 
 STUDY_BODY = 16 * 1024 * 1024
 """Largest body of a study creation request, bytes."""
@@ -118,15 +121,26 @@ ORGANISER_COOKIE = "textvae_organiser"
 
 
 def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int = 4,
-               join_rate: int = JOIN_RATE) -> FastAPI:
+               join_rate: int = JOIN_RATE, model_process: bool = False, threads: int = 0) -> FastAPI:
     """The app serving the runs under ``runs`` (opened on ``device``, ``cache`` kept open) and the studies in the
-    SQLite file ``db``; one address may join studies at most ``join_rate`` times a minute (0: no limit)."""
+    SQLite file ``db``; one address may join studies at most ``join_rate`` times a minute (0: no limit). Model work
+    runs on one worker thread, or with ``model_process`` in a process of its own (``threads``: its torch threads;
+    ``textvae web`` does this), see ``textvae.web.workers``."""
     explorer = Explorer(runs, device, cache)
     store = StudyStore(db)
     joins = RateLimit(join_rate, 60.0)
+    writer = AnswerWriter(store)
+    workers = Workers(explorer, process=model_process, threads=threads)
     here = resources.files("textvae.web")
     templates = Jinja2Templates(directory=str(here / "templates"))
-    app = FastAPI(title="textvae", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        writer.close()  # what is waiting is committed first
+        workers.close()
+
+    app = FastAPI(title="textvae", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     hidden = sorted({str(explorer.root), str(explorer.root.resolve()), str(store.path), str(store.path.resolve())},
@@ -138,7 +152,7 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
             message = message.replace(path + "/", "").replace(path, "the server's folder")
         return message
     app.mount("/static", StaticFiles(directory=str(here / "static")), name="static")
-    app.state.explorer, app.state.store = explorer, store
+    app.state.explorer, app.state.store, app.state.workers = explorer, store, workers
 
     def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         return templates.TemplateResponse(request, template, context, status_code=status)
@@ -167,6 +181,11 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
     async def throttled(request: Request, exc: _Throttled):
         return error(request, 429, f"too many joins from this address: at most {join_rate} a minute; try again in "
                                    f"{exc.wait:.0f} s", {"retry-after": str(max(1, round(exc.wait)))})
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy):
+        return error(request, 503, f"the explorer is busy ({workers.model_queue} requests waiting for the model); "
+                                   f"try again in a moment", {"retry-after": "1"})
 
     @app.exception_handler(TextVAEError)
     async def bad_input(request: Request, exc: TextVAEError):
@@ -200,95 +219,88 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
         return error(request, 403, "this needs the organiser token (the link `textvae web` printed, or an "
                                    "Authorization: Bearer header)")
 
-    # ---- explorer -----------------------------------------------------------------------------------------------
+    # ---- explorer: every model call on the model worker, never beside the raters ---------------------------------
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request):
-        return page(request, "index.html", runs=explorer.runs())
+    async def index(request: Request):
+        return page(request, "index.html", runs=await workers.run_io(explorer.runs))
 
     @app.get("/api/runs")
-    def list_runs():
-        return {"runs": explorer.runs()}
+    async def list_runs():
+        return {"runs": await workers.run_io(explorer.runs)}
 
     @app.get("/runs/{name:path}", response_class=HTMLResponse)
-    def explore(request: Request, name: str):
-        s = explorer.session(name)
-        return page(request, "explorer.html", name=name, features=explorer.features(s))
+    async def explore(request: Request, name: str):
+        return page(request, "explorer.html", name=name, features=await workers.call("page", name, None))
 
     @app.post("/api/runs/{name:path}/sample")
-    def sample(name: str, req: SampleRequest):
-        return sessions.sample(explorer.session(name), req.n, req.options(), req.seed, req.stretch)
+    async def sample(name: str, req: SampleRequest):
+        return await workers.call("sample", name, req)
 
     @app.post("/api/runs/{name:path}/reconstruct")
-    def reconstruct(name: str, req: ReconstructRequest):
-        return sessions.reconstruct(explorer.session(name), [req.sentence], req.options(), req.samples, req.seed)
+    async def reconstruct(name: str, req: ReconstructRequest):
+        return await workers.call("reconstruct", name, req)
 
     @app.post("/api/runs/{name:path}/interpolate")
-    def interpolate(name: str, req: InterpolateRequest):
-        return sessions.interpolate(explorer.session(name), req.a, req.b, req.steps, req.options())
+    async def interpolate(name: str, req: InterpolateRequest):
+        return await workers.call("interpolate", name, req)
 
     @app.post("/api/runs/{name:path}/attribute")
-    def attribute(name: str, req: AttributeRequest):
-        s = explorer.session(name)
-        if req.from_label or req.to_label:
-            if not (req.from_label and req.to_label):
-                raise TextVAEError("from_label and to_label: give both, or neither and two lists of sentences")
-            source, target = (sessions.labelled_lines(s, "train", x)[:2000] for x in (req.from_label, req.to_label))
-            return sessions.attribute_transfer(s, source, target, req.apply, req.scale, req.options(),
-                                               corpus=True, apply_corpus=False)
-        if not req.source or not req.target:
-            raise TextVAEError("source and target: give sentences of both attributes (or from_label and to_label)")
-        return sessions.attribute_transfer(s, req.source, req.target, req.apply, req.scale, req.options())
+    async def attribute(name: str, req: AttributeRequest):
+        return await workers.call("attribute", name, req)
 
     @app.post("/api/runs/{name:path}/impute")
-    def impute(name: str, req: ImputeRequest):
-        s = explorer.session(name)
+    async def impute(name: str, req: ImputeRequest):
         if req.blank not in req.sentence:
             raise TextVAEError(f"sentence: has no blank ({req.blank}) to fill")
-        return sessions.impute(s, [req.sentence], marker=req.blank)
+        return await workers.call("impute", name, req)
 
     @app.post("/api/runs/{name:path}/canvas")
-    def canvas(name: str, req: CanvasRequest):
-        return sessions.canvas(explorer.session(name), req.sentence, req.seed, width=req.width)
+    async def canvas(name: str, req: CanvasRequest):
+        return await workers.call("canvas", name, req)
 
-    # ---- raters -------------------------------------------------------------------------------------------------
+    # ---- raters: reads and joins on the io pool, answers through the group commit -------------------------------
     @app.get("/s/{sid}", response_class=HTMLResponse)
-    def join_page(request: Request, sid: str):
-        return page(request, "join.html", study=store.study(sid))
+    async def join_page(request: Request, sid: str):
+        return page(request, "join.html", study=await workers.run_io(store.study_brief, sid))
 
-    def add_rater(request: Request, sid: str) -> str:
+    async def add_rater(request: Request, sid: str) -> str:
         wait = joins.wait(request.client.host if request.client else "")
         if wait:
             raise _Throttled(wait)
-        return store.add_rater(sid)
+        return await asyncio.wrap_future(writer.join(sid))  # on the one writing thread, between answers
 
     @app.post("/s/{sid}")
-    def join(request: Request, sid: str):
-        return RedirectResponse(f"/r/{add_rater(request, sid)}", status_code=303)
+    async def join(request: Request, sid: str):
+        return RedirectResponse(f"/r/{await add_rater(request, sid)}", status_code=303)
 
     @app.post("/api/studies/{sid}/join")
-    def join_api(request: Request, sid: str):
-        return {"rater": add_rater(request, sid)}
+    async def join_api(request: Request, sid: str):
+        return {"rater": await add_rater(request, sid)}
 
     @app.get("/r/{token}", response_class=HTMLResponse)
-    def question(request: Request, token: str):
-        q, done, total = store.state(token)
+    async def question(request: Request, token: str):
+        q, done, total = await workers.run_io(store.state, token)
         if q is None:
             return page(request, "done.html", total=total)
         return page(request, "question.html", q=q, token=token, done=done)
 
+    async def answer(token: str, pos: int, choice: str) -> tuple[bool, int, int]:
+        return await asyncio.wrap_future(writer.submit(token, pos, choice))  # resolved after its commit
+
     @app.post("/r/{token}")
-    def answer_form(token: str, pos: int = Form(..., ge=0, le=MAX_POS), choice: str = Form(..., max_length=10)):
-        store.answer(token, pos, choice)
+    async def answer_form(token: str, pos: int = Form(..., ge=0, le=MAX_POS),
+                          choice: str = Form(..., max_length=10)):
+        await answer(token, pos, choice)
         return RedirectResponse(f"/r/{token}", status_code=303)
 
     @app.get("/api/r/{token}")
-    def question_api(token: str):
-        q, done, total = store.state(token)
+    async def question_api(token: str):
+        q, done, total = await workers.run_io(store.state, token)
         return {"answered": done, "total": total, "question": None if q is None else q.__dict__}
 
     @app.post("/api/r/{token}")
-    def answer_api(token: str, req: AnswerRequest):
-        stored, done, total = store.answer_progress(token, req.pos, req.choice)
+    async def answer_api(token: str, req: AnswerRequest):
+        stored, done, total = await answer(token, req.pos, req.choice)
         return {"stored": stored, "answered": done, "total": total}
 
     # ---- organiser ----------------------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from textvae import session as sessions
 from textvae.analysis.canvas import is_canvas_model
 from textvae.data.corpus import LABELS
 from textvae.errors import TextVAEError
 from textvae.run import Run
-from textvae.session import Session, open_run
+from textvae.session import Session
 from textvae.session.compare import find_runs, run_settings
 from textvae.study.store import NotFound
 
@@ -60,7 +61,7 @@ class Explorer:
                 path = self._paths().get(name)
                 if path is None:
                     raise NotFound(f"no run {name!r} here")
-                s = open_run(path, self.device)
+                s = sessions.open_run(path, self.device)
                 with self._lock:
                     self._open[name] = s
                     while len(self._open) > self.size:
@@ -83,3 +84,35 @@ class Explorer:
         return {"latent": s.model.has_latent, "canvas": s.model.has_latent and is_canvas_model(s.model),
                 "labels": labels, "corpus": s.recipe.data.corpus, "decoder": s.recipe.model.decoder.kind,
                 "type": s.recipe.model.type}
+
+    # -- what the explorer's routes ask of a run (the app calls these on its model worker) --------------------------
+    ACTIONS = ("page", "sample", "reconstruct", "interpolate", "attribute", "impute", "canvas")
+
+    def call(self, action: str, name: str, req) -> dict:
+        """One explorer request on run ``name``: ``action`` (one of :data:`ACTIONS`) with its request model
+        (``textvae.web.limits``); returns JSON-ready data. This is all the model work the web app does, so that it
+        can run in a worker (a thread, or a process of its own: ``textvae.web.workers``)."""
+        if action not in self.ACTIONS:
+            raise TextVAEError(f"unknown explorer action {action!r}")
+        s = self.session(name)
+        if action == "page":
+            return self.features(s)
+        if action == "sample":
+            return sessions.sample(s, req.n, req.options(), req.seed, req.stretch)
+        if action == "reconstruct":
+            return sessions.reconstruct(s, [req.sentence], req.options(), req.samples, req.seed)
+        if action == "interpolate":
+            return sessions.interpolate(s, req.a, req.b, req.steps, req.options())
+        if action == "impute":
+            return sessions.impute(s, [req.sentence], marker=req.blank)
+        if action == "canvas":
+            return sessions.canvas(s, req.sentence, req.seed, width=req.width)
+        if req.from_label or req.to_label:  # attribute
+            if not (req.from_label and req.to_label):
+                raise TextVAEError("from_label and to_label: give both, or neither and two lists of sentences")
+            source, target = (sessions.labelled_lines(s, "train", x)[:2000] for x in (req.from_label, req.to_label))
+            return sessions.attribute_transfer(s, source, target, req.apply, req.scale, req.options(),
+                                               corpus=True, apply_corpus=False)
+        if not req.source or not req.target:
+            raise TextVAEError("source and target: give sentences of both attributes (or from_label and to_label)")
+        return sessions.attribute_transfer(s, req.source, req.target, req.apply, req.scale, req.options())
