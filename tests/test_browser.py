@@ -166,3 +166,34 @@ def test_a_rater_goes_through_a_study_and_the_organiser_reads_the_results(site, 
         page.click("#csv")
     assert len(Path(download.value.path()).read_text().splitlines()) == 21
     shutil.copy(download.value.path(), shots / "study_answers.csv")
+
+
+def test_the_organiser_creates_a_study_in_the_browser_and_every_page_fits_a_phone(site, page, shots):
+    url, store = site
+    page.goto(f"{url}/studies?token={store.organiser_token}")
+    assert "token=" not in page.url  # moved to a cookie
+    page.fill("#create input[name=name]", "made in the browser")
+    page.fill("#create input[name=questions]", "4")
+    page.fill("#create input[name=system_1]", "human")
+    page.fill("#create textarea[name=sentences_1]", "\n".join(SYSTEMS["human"]))
+    page.fill("#create input[name=system_2]", "model")
+    page.fill("#create textarea[name=sentences_2]", "\n".join(f"model made {i} ." for i in range(10)))
+    submit(page, "#create-study")
+    row = page.locator("#studies tr", has_text="made in the browser")
+    expect(row).to_have_count(1)
+    row.locator("input[name=n]").fill("2")
+    submit(page, "#studies tr:has-text('made in the browser') button")
+    expect(page.locator("#links li")).to_have_count(2)
+    rater = page.locator("#links li").first.inner_text()
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        for path in ("/", "/studies", rater.split(url)[-1], "/runs/vae"):
+            page.goto(url + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (path, width)  # nothing wider than the phone's screen
+            if path.startswith("/r/"):
+                page.screenshot(path=str(shots / "phone_question.png"), full_page=True)
+                left, right = page.locator("#left").bounding_box(), page.locator("#right").bounding_box()
+                assert right["y"] > left["y"] and left["width"] > 300  # stacked, full width
+    finally:
+        page.set_viewport_size({"width": 1100, "height": 900})

@@ -233,3 +233,47 @@ def test_in_a_process_of_its_own_the_model_worker_answers_as_the_thread_does(run
         assert r.status_code == 404 and r.json()["detail"] == "no run 'nope' here"
         r = process.post("/api/runs/vae/canvas", json={"sentence": "the cat"})
         assert r.status_code == 400 and "canvas" in r.json()["detail"] and str(runs) not in r.text
+
+
+# --- the organiser in the browser ------------------------------------------------------------------------------
+
+
+def test_the_organiser_creates_a_study_and_invite_links_from_the_studies_page(runs, tmp_path):
+    c = _client(runs, tmp_path)
+    c.get("/studies", params={"token": c.token})  # the cookie
+    form = {"kind": "groups", "name": "from the page", "questions": "3", "max_raters": "10", "group_size": "5",
+            "system_1": "human", "sentences_1": "\n".join(SYSTEMS["human"]), "system_2": "model",
+            "sentences_2": "\n".join(SYSTEMS["model"]) + "\n\n", "system_3": "", "sentences_3": ""}
+    r = c.post("/studies", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/studies"
+    (study,) = [s for s in c.app_.state.store.studies() if s["name"] == "from the page"]
+    assert (study["items"], study["questions"], study["max_raters"]) == (4, 3, 10)
+    page = c.post(f"/studies/{study['id']}/invite", data={"n": "3"})
+    assert page.status_code == 200
+    links = [x.split("/r/")[1].split("<")[0] for x in page.text.split("<code>") if "/r/" in x]
+    assert len(links) == 3 and all(c.get(f"/api/r/{t}").json()["total"] == 3 for t in links)
+    bad = c.post("/studies", data={**form, "sentences_2": ""})
+    assert bad.status_code == 400 and "system 2: give both" in bad.text
+    bad = c.post("/studies", data={**form, "kind": "votes"})
+    assert bad.status_code == 400 and "the study form: kind" in bad.text
+    c.cookies.clear()
+    assert c.post("/studies", data=form).status_code == 403
+    assert c.post(f"/studies/{study['id']}/invite", data={"n": "1"}).status_code == 403
+
+
+def test_every_result_kind_has_intervals_and_a_test():
+    from textvae.study.results import _pairs, _sense, _sense_tests, wilson
+
+    lo, hi = wilson(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)  # Wilson 1927, z=1.96
+    assert wilson(0, 0) is None and wilson(0, 5)[0] == 0.0 and wilson(5, 5)[1] == 1.0
+    pair = lambda choice: {"systems": ["a", "b"], "choice": choice}  # noqa: E731
+    (row,) = _pairs([pair("a")] * 8 + [pair("b")] * 2 + [pair("tie")] * 5)
+    assert row["win_share"] == 0.8 and row["win_share_ci"] == wilson(8, 10) and row["p_value"] == pytest.approx(
+        0.109375)
+    sense = [{"systems": [s], "sentences": ["x y"], "choice": c} for s, c in
+             [("a", "yes")] * 9 + [("a", "no")] + [("b", "yes")] * 2 + [("b", "no")] * 8]
+    systems = _sense(sense)
+    assert systems[0]["ci_all"] == wilson(9, 10) and systems[1]["ci_all"] == wilson(2, 10)
+    (test,) = _sense_tests(systems)
+    assert test["p_value"] == pytest.approx(0.005477, abs=1e-6)  # Fisher exact, [[9, 1], [2, 8]]

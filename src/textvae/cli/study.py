@@ -100,13 +100,19 @@ def format_results(res: dict) -> list[str]:
     s = res["study"]
     lines = [f"study {s['id']} ({s['kind']}): {s['name']}; {res['answers']} answers from {s['raters']} raters"]
     for p in res.get("pairs", []):
+        share = ("-" if p["win_share"] is None else
+                 f"{p['win_share']:.2f} of decided [95% CI {p['win_share_ci'][0]:.2f}-{p['win_share_ci'][1]:.2f}]")
         lines.append(f"  {p['system']} vs {p['against']}: {p['wins']} wins, {p['ties']} cannot tell, {p['losses']} "
-                     f"losses; win rate {p['win_rate']:.2f}, two-sided binomial p = {p['p_value']:.3g}")
+                     f"losses; win rate {p['win_rate']:.2f}, {share}, two-sided binomial p = {p['p_value']:.3g}")
     for r in res.get("systems", []):
-        frac = {k: "-" if r[f"yes_{k}"] is None else f"{r[f'yes_{k}']:.2f} of {r[f'n_{k}']}"
+        frac = {k: "-" if r[f"yes_{k}"] is None else
+                f"{r[f'yes_{k}']:.2f} of {r[f'n_{k}']} [{r[f'ci_{k}'][0]:.2f}-{r[f'ci_{k}'][1]:.2f}]"
                 for k in ("all", "short", "long")}
         lines.append(f"  {r['system']}: makes sense {frac['all']}; <= 10 tokens {frac['short']}; > 10 tokens "
-                     f"{frac['long']}")
+                     f"{frac['long']} (95% Wilson intervals)")
+    for t in res.get("tests", []):
+        lines.append(f"  {t['system']} vs {t['against']}: yes-rates differ? two-sided Fisher exact p = "
+                     f"{t['p_value']:.3g}")
     if res["answers"] == 0:
         lines.append("  no answers yet")
     return lines

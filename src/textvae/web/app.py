@@ -309,6 +309,43 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
         organiser(request)
         return page(request, "studies.html", studies=store.studies())
 
+    @app.post("/studies")
+    async def create_study_form(request: Request):
+        """The studies page's form: a study from up to three systems' sentences (one a line)."""
+        organiser(request)
+        form = await request.form()
+        systems = {}
+        for i in (1, 2, 3):
+            name = str(form.get(f"system_{i}", "")).strip()
+            lines = [x.strip() for x in str(form.get(f"sentences_{i}", "")).splitlines() if x.strip()]
+            if name and lines:
+                systems[name] = lines
+            elif name or lines:
+                raise TextVAEError(f"system {i}: give both its name and its sentences")
+        inputs = [x.strip() for x in str(form.get("inputs", "")).splitlines() if x.strip()] or None
+        try:
+            req = StudyRequest(kind=form.get("kind", ""), name=form.get("name", ""), systems=systems, inputs=inputs,
+                               group_size=int(form.get("group_size") or 5), questions=int(form.get("questions") or 50),
+                               max_raters=int(form.get("max_raters") or 0))
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise TextVAEError(f"the study form: {_first_error(exc)}") from None
+        items = build_items(req.kind, req.systems, req.inputs, req.group_size)
+        await workers.run_io(store.create_study, req.kind, req.name, items, req.questions, req.max_raters)
+        return RedirectResponse("/studies", status_code=303)
+
+    @app.post("/studies/{sid}/invite", response_class=HTMLResponse)
+    async def invite(request: Request, sid: str):
+        """``n`` rater links for study ``sid`` (each a rater of its own, made now)."""
+        organiser(request)
+        form = await request.form()
+        n = str(form.get("n", "1"))
+        if not n.isdigit() or not 1 <= int(n) <= 200:
+            raise TextVAEError(f"n: the number of links must be 1-200, got {n!r}")
+        study = await workers.run_io(store.study_brief, sid)
+        links = [await asyncio.wrap_future(writer.join(sid)) for _ in range(int(n))]
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return page(request, "invite.html", study=study, links=links, base=base)
+
     @app.post("/api/studies")
     def create_study(request: Request, req: StudyRequest):
         organiser(request)
@@ -338,6 +375,15 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
                         headers={"content-disposition": f'attachment; filename="study-{sid}.csv"'})
 
     return app
+
+
+def _first_error(exc) -> str:
+    """The first field error of a pydantic ValidationError, as 'field: message'."""
+    errors = getattr(exc, "errors", lambda: [])()
+    if not errors:
+        return "invalid"
+    e = errors[0]
+    return f"{'.'.join(str(x) for x in e.get('loc', ())) or 'form'}: {e.get('msg', 'invalid')}"
 
 
 class _Forbidden(Exception):
