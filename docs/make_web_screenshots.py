@@ -3,7 +3,8 @@ of its prior samples against real Yelp sentences, driven in Debian's chromium by
 
     python docs/make_web_screenshots.py [--run runs/quick]
 
-Writes docs/web_explorer.png, docs/web_question.png and docs/web_results.png."""
+Writes docs/web_explorer.png, docs/web_question.png, docs/web_results.png, docs/web_studies.png (the organiser's
+page with its study form) and docs/web_phone.png (a question on a 390 px phone screen)."""
 
 from __future__ import annotations
 
@@ -75,8 +76,16 @@ def main() -> None:
             page.goto(f"{url}/studies/{sid}/results?token={store.organiser_token}")
             expect(page.locator("#plot")).to_be_visible()
             page.screenshot(path=str(ROOT / "docs" / "web_results.png"), full_page=True)
+            page.goto(f"{url}/studies")
+            page.screenshot(path=str(ROOT / "docs" / "web_studies.png"), full_page=True)
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(f"{url}/s/{sid}")
+            with phone.expect_navigation():
+                phone.click("#start")
+            phone.screenshot(path=str(ROOT / "docs" / "web_phone.png"), full_page=True)
             browser.close()
-    print("wrote docs/web_explorer.png, docs/web_question.png, docs/web_results.png", file=sys.stderr)
+    print("wrote docs/web_explorer.png, docs/web_question.png, docs/web_results.png, docs/web_studies.png, "
+          "docs/web_phone.png", file=sys.stderr)
 
 
 if __name__ == "__main__":
