@@ -341,7 +341,9 @@ LIMITS = [
     "requests/s (1,500 answers/s), and a p99 near twice that. A p99 under 100 ms would need about twice the "
     "throughput, or raters who pause between answers as people do. Before the changes a decode ran in the "
     "server's thread pool and waited for the interpreter lock behind every rater's request (p99 1.2-1.3 s against "
-    "34 ms idle); in a process of its own it stays within about 3.5x of idle while the server is saturated.",
+    "34 ms idle); in a process of its own its p99 stays at 2.7-3.6x its idle p50 across this session's runs, "
+    "with the server saturated (the recorded run: within 3x). Runs of the steady phase vary by about 10% in "
+    "answers/s and 20% in p99 on this shared 2-core VM.",
 ]
 """What the profile of this benchmark found (issue 33), written under the table."""
 
