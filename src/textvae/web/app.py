@@ -40,11 +40,11 @@ from textvae.web.limits import (
 from textvae.web.workers import Busy, Workers
 
 STUDY_BODY = 16 * 1024 * 1024
-"""Largest body of a study creation request, bytes."""
+"""Largest body of a study creation request (the API's or the studies page's form), bytes."""
 
 
-class BodyLimit:
-    """ASGI middleware: a request whose body exceeds the limit (declared or streamed) gets 413 and is not read on."""
+class HTTPMiddleware:
+    """An ASGI middleware that passes everything but HTTP through and handles HTTP in :meth:`http`."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -52,7 +52,17 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = STUDY_BODY if scope["path"] == "/api/studies" else MAX_BODY
+        return await self.http(scope, receive, send)
+
+    async def http(self, scope, receive, send):
+        raise NotImplementedError
+
+
+class BodyLimit(HTTPMiddleware):
+    """A request whose body exceeds the limit (declared or streamed) gets 413 and is not read on."""
+
+    async def http(self, scope, receive, send):
+        limit = STUDY_BODY if scope["path"] in ("/api/studies", "/studies") else MAX_BODY
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await _too_large(limit)(scope, receive, send)
@@ -87,16 +97,10 @@ SECURITY_HEADERS = [
 could carry a rater's link or the organiser's page to another site."""
 
 
-class SecurityHeaders:
-    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP response."""
+class SecurityHeaders(HTTPMiddleware):
+    """:data:`SECURITY_HEADERS` on every HTTP response."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
+    async def http(self, scope, receive, send):
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
