@@ -56,17 +56,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(runs: Path, db: Path, port: int) -> tuple[subprocess.Popen, float]:
-    """Start `textvae web`; returns it and the seconds until it answered."""
+def start_server(runs: Path, db: Path, port: int, src: Path | None = None) -> tuple[subprocess.Popen, float]:
+    """Start `textvae web` (from the package folder ``src`` when given: another version of textvae); returns it
+    and the seconds until it answered."""
     tic = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "textvae.cli", "web", "--runs", str(runs), "--db", str(db),
-                             "--port", str(port), "--join-rate", "0"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # every simulated rater joins from 127.0.0.1
+    env = {**os.environ, "PYTHONPATH": str(src)} if src is not None else None
+    cmd = [sys.executable, "-m", "textvae.cli", "web", "--runs", str(runs), "--db", str(db), "--port", str(port)]
+    helptext = subprocess.run([*cmd[:4], "--help"], env=env, capture_output=True, text=True).stdout
+    if "--join-rate" in helptext:  # every simulated rater joins from 127.0.0.1 (versions before it had no limit)
+        cmd += ["--join-rate", "0"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with httpx.Client(timeout=2) as c:
         while True:
             try:
-                if c.get(f"http://127.0.0.1:{port}/api/runs").status_code == 200:
+                r = c.get(f"http://127.0.0.1:{port}/api/runs")
+                if r.status_code == 200:
                     return proc, time.perf_counter() - tic
+                proc.kill()
+                raise RuntimeError(f"textvae web answered {r.status_code} at start: {r.text[:300]}")
             except httpx.TransportError:
                 if proc.poll() is not None:
                     raise RuntimeError("textvae web exited at start") from None
@@ -107,8 +114,10 @@ class Phase:
     """One bounded load phase against the server at ``port``; ``kill_at`` (fractions of all answers) kills and
     restarts the server once that many are acknowledged, once per fraction."""
 
-    def __init__(self, args, runs: Path, db: Path, sid: str, port: int, proc, kill_at: tuple = ()) -> None:
+    def __init__(self, args, runs: Path, db: Path, sid: str, port: int, proc, kill_at: tuple = (),
+                 src: Path | None = None) -> None:
         self.args, self.runs, self.db, self.sid, self.port, self.proc = args, runs, db, sid, port, proc
+        self.src = src
         self.url = f"http://127.0.0.1:{port}"
         self.kill_at = list(kill_at)
         self.killing = False
@@ -174,7 +183,7 @@ class Phase:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         tic = time.perf_counter()
-        self.proc, up = await asyncio.to_thread(start_server, self.runs, self.db, self.port)
+        self.proc, up = await asyncio.to_thread(start_server, self.runs, self.db, self.port, self.src)
         record["down_s"] = time.perf_counter() - tic
         self.killing = False
 
@@ -261,6 +270,11 @@ def main() -> None:
     ap.add_argument("--run", type=Path, default=ROOT / "runs" / "quick")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     ap.add_argument("--phases", default="steady,killed", help="steady, killed or both (comma-separated)")
+    ap.add_argument("--baseline-src", type=Path, help="the src/ folder of another textvae (e.g. a worktree of an "
+                                                       "older commit): its server runs the steady phase first, in "
+                                                       "this same run, for the side-by-side ratios")
+    ap.add_argument("--baseline-run", type=Path, help="with --baseline-src: a copy of --run whose config.yaml that "
+                                                       "version reads (default: --run)")
     args = ap.parse_args()
     run = ensure_run(args.run)
     report = {"machine": machine_info("cpu"), "run": str(run.relative_to(ROOT) if run.is_relative_to(ROOT) else run)}
@@ -268,16 +282,23 @@ def main() -> None:
         runs = Path(tmp) / "runs"
         runs.mkdir()
         (runs / "quick").symlink_to(run.resolve(), target_is_directory=True)
-        phases = (("steady", ()), ("killed", (1 / 3, 2 / 3)))  # killed: SIGKILL at 1/3 and 2/3 of the answers
-        for name, kill_at in (x for x in phases if x[0] in args.phases.split(",")):
+        baseline_runs = Path(tmp) / "baseline_runs"
+        baseline_runs.mkdir()
+        (baseline_runs / "quick").symlink_to((args.baseline_run or run).resolve(), target_is_directory=True)
+        phases = [("steady", (), None), ("killed", (1 / 3, 2 / 3), None)]  # killed: SIGKILL at 1/3 and 2/3
+        phases = [x for x in phases if x[0] in args.phases.split(",")]
+        if args.baseline_src:
+            phases.insert(0, ("baseline", (), args.baseline_src.resolve()))
+        for name, kill_at, src in phases:
             db = Path(tmp) / f"{name}.sqlite"
             sid = make_study(db, args.questions)
             port = free_port()
-            proc, startup = start_server(runs, db, port)
+            folder = baseline_runs if name == "baseline" else runs
+            proc, startup = start_server(folder, db, port, src)
             try:
                 idle = asyncio.run(idle_decodes(f"http://127.0.0.1:{port}", "quick", 20))
                 print(f"{name}: {args.raters} raters x {args.questions} answers ...", file=sys.stderr, flush=True)
-                phase = Phase(args, runs, db, sid, port, proc, kill_at)
+                phase = Phase(args, folder, db, sid, port, proc, kill_at, src)
                 res = asyncio.run(phase.go("quick"))
                 proc = phase.proc
             finally:
@@ -298,6 +319,15 @@ def main() -> None:
     k = report["killed"]
     report.update({"raters": args.raters, "acknowledged": s["acknowledged"] + k["acknowledged"],
                    "stored": s["stored"] + k["stored"], **figures})
+    if "baseline" in report:
+        b = report["baseline"]
+        report["side_by_side"] = {
+            "baseline_src": str(args.baseline_src), "answers_per_s": [b["answers_per_s"], s["answers_per_s"]],
+            "answers_per_s_ratio": s["answers_per_s"] / b["answers_per_s"],
+            "p99_ms": [b["answer"]["p99_ms"], s["answer"]["p99_ms"]],
+            "question_p99_ms": [b["question"]["p99_ms"], s["question"]["p99_ms"]],
+            "join_p99_ms": [b["join"]["p99_ms"], s["join"]["p99_ms"]],
+            "decode_p99_ms": [b["decode_under_load"].get("p99_ms"), s["decode_under_load"].get("p99_ms")]}
     report["claims"] = [
         {"claim": "every answer the server acknowledged is stored (no server restart)",
          "holds": s["acknowledged"] == s["stored"] == args.raters * args.questions and s["acknowledged_missing"] == 0,
@@ -342,8 +372,8 @@ LIMITS = [
     "throughput, or raters who pause between answers as people do. Before the changes a decode ran in the "
     "server's thread pool and waited for the interpreter lock behind every rater's request (p99 1.2-1.3 s against "
     "34 ms idle); in a process of its own its p99 stays at 2.7-3.6x its idle p50 across this session's runs, "
-    "with the server saturated (the recorded run: within 3x). Runs of the steady phase vary by about 10% in "
-    "answers/s and 20% in p99 on this shared 2-core VM.",
+    "with the server saturated, so the 3x target holds in some runs and not in others (the recorded run: 3.5x). "
+    "Runs of the steady phase vary by about 10% in answers/s and 20% in p99 on this shared 2-core VM.",
 ]
 """What the profile of this benchmark found (issue 33), written under the table."""
 
@@ -379,6 +409,7 @@ def markdown(r: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         row("steady", s),
         row("killed twice (at 1/3 and 2/3) and restarted", k),
+        *([row("steady, the baseline server (`--baseline-src`)", r["baseline"])] if "baseline" in r else []),
         "",
         "Kill phase: the server was killed with SIGKILL twice, once "
         + " and once ".join(f"{x['acknowledged_at_kill']:,} answers had been acknowledged (it answered again "
@@ -389,6 +420,13 @@ def markdown(r: dict) -> str:
         f"again: {k['resent_already_stored']} (acknowledged on the retry, stored once); stored but never "
         f"acknowledged: {k['stored_unacknowledged']}.",
         "",
+        *([f"Side by side in this run, the same load against the baseline server ({r['side_by_side']['baseline_src']})"
+           f" and this one: {r['side_by_side']['answers_per_s'][0]:.0f} -> {r['side_by_side']['answers_per_s'][1]:.0f}"
+           f" answers/s ({r['side_by_side']['answers_per_s_ratio']:.1f}x); answer p99 "
+           f"{r['side_by_side']['p99_ms'][0]:.0f} -> {r['side_by_side']['p99_ms'][1]:.0f} ms, join p99 "
+           f"{r['side_by_side']['join_p99_ms'][0]:.0f} -> {r['side_by_side']['join_p99_ms'][1]:.0f} ms, decode p99 "
+           f"{r['side_by_side']['decode_p99_ms'][0]:.0f} -> {r['side_by_side']['decode_p99_ms'][1]:.0f} ms.", ""]
+          if "side_by_side" in r else []),
         *LIMITS,
         "",
         "## Claims",
