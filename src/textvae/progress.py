@@ -40,7 +40,8 @@ def progress_bar(enabled: bool | None = None) -> Progress:
     )
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """Seconds as m:ss, or h:mm:ss from an hour on."""
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
         f"{seconds // 60}:{seconds % 60:02d}"
@@ -72,7 +73,7 @@ class Task:
         rate = self.rate()
         eta = (self.total - self.done) / max(rate, 1e-9)
         return (f"{self.desc}: {self.done:,}/{self.total:,} {self.unit}, {rate:,.1f} {self.unit}/s, "
-                f"ETA {_clock(eta)}")
+                f"ETA {clock(eta)}")
 
     def advance(self, n: int = 1) -> None:
         self.done += n

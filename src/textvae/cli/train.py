@@ -20,14 +20,9 @@ def check_iw_samples(k: int | None) -> None:
         raise TextVAEError(f"--iw-samples: must be >= 0 (0: no nll_iw), got {k}")
 
 
-def _clock(seconds: float) -> str:
-    seconds = round(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def _announce(s, split: str, iw_samples: int | None, final: bool) -> None:
     """Say what the evaluation about to start will do, how long it will take, and how to change K."""
+    from textvae.progress import clock
     from textvae.session import evaluation_plan
 
     p = evaluation_plan(s, split, iw_samples)
@@ -37,7 +32,7 @@ def _announce(s, split: str, iw_samples: int | None, final: bool) -> None:
         how = (f" (eval.final_iw_samples, or train --iw-samples; the protocol's K=500 later: "
                f"`textvae evaluate {s.run_path} --iw-samples 500`)")
     typer.echo(f"evaluating the {split} split: {p['sentences']:,} sentences, {p['tokens']:,} tokens, {what}{how}: "
-               f"about {_clock(p['seconds'])}", err=True)
+               f"about {clock(p['seconds'])}", err=True)
 
 
 def _evaluate(run: Path, split: str, iw_samples: int | None, device: str | None,

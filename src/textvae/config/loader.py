@@ -134,10 +134,13 @@ DEFAULT_VAE_OBJECTIVE = {"kl_weight": {"schedule": "linear", "steps": 2000}, "wo
 collapse in ``benchmarks/demo.md`` and, for a recipe that names only its corpus, in ``benchmarks/first_recipe.md``.
 An explicit ``objective: {}`` is the plain ELBO."""
 
-DEFAULT_OBJECTIVE_NOTE = ("objective: the recipe names none, so this VAE trains with the library's measured defaults "
-                          "against posterior collapse (free bits 1.0 nats per dimension, a bag-of-words term of weight "
-                          "1.0, word keep rate 0.5, KL weight annealed linearly over 2,000 steps; benchmarks/demo.md); "
-                          "write `objective: {}` for the plain ELBO")
+_D = DEFAULT_VAE_OBJECTIVE
+DEFAULT_OBJECTIVE_NOTE = (f"objective: the recipe names none, so this VAE trains with the library's measured defaults "
+                          f"against posterior collapse (free bits {_D['free_bits']['per_dim']} nats per dimension, a "
+                          f"bag-of-words term of weight {_D['bow']['weight']}, word keep rate "
+                          f"{_D['word_dropout']['keep']}, KL weight annealed {_D['kl_weight']['schedule']}ly over "
+                          f"{_D['kl_weight']['steps']:,} steps; benchmarks/demo.md); write `objective: {{}}` for the "
+                          f"plain ELBO")
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None, log=None) -> Recipe:

@@ -51,6 +51,13 @@ class Session:
         """A corpus line's tokens in reading order, tokenized as the corpus was."""
         return tokenize(line, self.recipe.data.tokenizer, self.recipe.data.lower)
 
+    def corpus_line(self, line: str) -> Normalized:
+        """A corpus line, tokenized once as the corpus was: its tokens (reading order), ids (the model's order) and
+        the tokens the vocabulary lacks."""
+        tokens = self.tokens(line)
+        ids = self.vocab.encode(tokens)
+        return Normalized(tokens, ids[::-1] if self.reverse else ids, [w for w in tokens if w not in self.vocab.stoi])
+
     def words(self, tokens: list[str]) -> str:
         """Tokens in reading order -> text (characters joined for a character run, else words with spaces)."""
         return detokenize(tokens, self.recipe.data.tokenizer)

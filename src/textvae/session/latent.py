@@ -48,11 +48,7 @@ def reconstruct(s: Session, lines: list[str], opts: DecodeOptions = GREEDY, samp
     sentences, method, mean {bleu, exact}, samples {bleu, exact} (a VAE with samples > 0 only), reading (see
     :func:`reading`), examples [{input (the line as given), read_as (its words as the model reads them, as the other
     commands show them; words the vocabulary lacks are listed in reading), mean, samples}]."""
-    if corpus:
-        read = [Normalized(s.tokens(line), s.ids(line)) for line in lines]
-        read = [Normalized(r.tokens, r.ids, [w for w in r.tokens if w not in s.vocab.stoi]) for r in read]
-    else:
-        read = [s.read(line) for line in lines]
+    read = [s.corpus_line(line) if corpus else s.read(line) for line in lines]
     ids = [r.ids for r in read]
     refs = [s.text(x) for x in ids]  # scored as the model sees them: unknown words as <unk>
     mu, logvar = s.codes_of_ids(ids)
@@ -103,7 +99,7 @@ def attribute_transfer(s: Session, source: list[str], target: list[str], apply: 
     same of the ``apply`` lines alone. Keys: vector_norm, scale, reading (of all three sets), rows [{input,
     read_as, decoded (without v), edited}]."""
     def reader(from_corpus: bool):
-        return (lambda x: Normalized(s.tokens(x), s.ids(x))) if from_corpus else s.read
+        return s.corpus_line if from_corpus else s.read
 
     kinds = (corpus, corpus, corpus if apply_corpus is None else apply_corpus)
     sets = [[reader(k)(x) for x in lines] for k, lines in zip(kinds, (source, target, apply), strict=True)]
@@ -136,9 +132,8 @@ def nearest(s: Session, sentence: str, candidates: list[str], k: int = 5, per_to
     """AUTR's best-matching sentences: the ``k`` candidates of highest log p(x | z = mu(sentence)), per token with
     </s> (``per_token``, the default: a total favours the shortest sentences) or per sentence. ``candidates`` are
     user text read in the corpus's style, or with ``corpus`` lines of the corpus (each distinct line once); for a
-    model of fixed length the
-    candidates longer than it are left out (``too_long``). Keys: query, read_as, reading, candidates (scored),
-    too_long, unit, matches [{sentence, log_p}]."""
+    model of fixed length the candidates longer than it are left out (``too_long``). Keys: query, read_as, reading,
+    candidates (scored), too_long, unit, matches [{sentence, log_p}]."""
     candidates = list(dict.fromkeys(candidates))  # a sentence the corpus holds twice is one match, not two
     query = s.read(sentence)
     z, _ = s.codes_of_ids([query.ids])

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from textvae.errors import TextVAEError
@@ -280,11 +279,6 @@ class StudyStore:
         done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
         return cur.rowcount == 1, done, total
 
-    def answer_many(self, answers: list[tuple[str, int, str]]) -> list[tuple[bool, int, int] | Exception]:
-        """Several answers in one transaction, one commit (and fsync) for all: each one's result as
-        :meth:`answer_progress` gives it, or the error that refused it (see :meth:`write_many`)."""
-        return self.write_many([("answer", a) for a in answers])
-
     def write_many(self, jobs: list[tuple[str, object]]) -> list:
         """Answers (``("answer", (token, pos, choice))``) and joins (``("join", sid)``) in one transaction, one
         commit (and fsync) for all: each one's result (:meth:`answer_progress`'s, or a new rater's token), or the
@@ -366,21 +360,20 @@ class AnswerWriter:
                     stop = True
                     break
                 todo.append(nxt)
-            self._settle([f for _, _, f in todo], partial(self.store.write_many, [(k, a) for k, a, _ in todo]))
+            self._settle(todo)
             if stop:
                 return
 
-    @staticmethod
-    def _settle(futures: list[Future], work) -> None:
-        """Resolve each future with its result of ``work()`` (a list, or an exception per entry), or all of them
-        with the error that stopped ``work`` (then nothing of it was committed)."""
+    def _settle(self, todo: list[tuple[str, object, Future]]) -> None:
+        """Write ``todo`` in one transaction and resolve each future with its result (or the error that refused
+        it), or all of them with the error that stopped the transaction (then nothing of it was committed)."""
         try:
-            results = work()
+            results = self.store.write_many([(kind, args) for kind, args, _ in todo])
         except BaseException as exc:
-            for fut in futures:
+            for *_, fut in todo:
                 fut.set_exception(exc)
             return
-        for fut, result in zip(futures, results, strict=True):
+        for (*_, fut), result in zip(todo, results, strict=True):
             if isinstance(result, BaseException):
                 fut.set_exception(result)
             else:

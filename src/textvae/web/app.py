@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from textvae.errors import TextVAEError
 from textvae.study import StudyStore, build_items, results, results_csv, results_plot
@@ -113,7 +114,8 @@ def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"detail": f"request body too large: at most {limit} bytes"}, status_code=413)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def _validation_message(exc: RequestValidationError | ValidationError) -> str:
+    """The first three field errors of a request's (or a model's) validation, as 'field: message; ...'."""
     parts = []
     for e in exc.errors()[:3]:
         where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
@@ -156,6 +158,7 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
         for path in hidden:
             message = message.replace(path + "/", "").replace(path, "the server's folder")
         return message
+
     app.mount("/static", StaticFiles(directory=str(here / "static")), name="static")
     app.state.explorer, app.state.store, app.state.workers = explorer, store, workers
 
@@ -330,10 +333,10 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
         inputs = [x.strip() for x in str(form.get("inputs", "")).splitlines() if x.strip()] or None
         try:
             req = StudyRequest(kind=form.get("kind", ""), name=form.get("name", ""), systems=systems, inputs=inputs,
-                               group_size=int(form.get("group_size") or 5), questions=int(form.get("questions") or 50),
-                               max_raters=int(form.get("max_raters") or 0))
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise TextVAEError(f"the study form: {_first_error(exc)}") from None
+                               group_size=form.get("group_size") or 5, questions=form.get("questions") or 50,
+                               max_raters=form.get("max_raters") or 0)  # numbers as typed: the model checks them
+        except ValidationError as exc:
+            raise TextVAEError(f"the study form: {_validation_message(exc)}") from None
         items = build_items(req.kind, req.systems, req.inputs, req.group_size)
         await workers.run_io(store.create_study, req.kind, req.name, items, req.questions, req.max_raters)
         return RedirectResponse("/studies", status_code=303)
@@ -386,15 +389,6 @@ def plain_json(obj) -> Response:
     """A JSON response of plain data (str, numbers, lists, dicts) serialised at once: the raters' routes, the
     busiest, skip FastAPI's encoder, which walks every value first."""
     return Response(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
-
-
-def _first_error(exc) -> str:
-    """The first field error of a pydantic ValidationError, as 'field: message'."""
-    errors = getattr(exc, "errors", lambda: [])()
-    if not errors:
-        return "invalid"
-    e = errors[0]
-    return f"{'.'.join(str(x) for x in e.get('loc', ())) or 'form'}: {e.get('msg', 'invalid')}"
 
 
 class _Forbidden(Exception):
