@@ -61,7 +61,8 @@ FIGURES = ("rec", "kl", "neg_elbo", "nll_iw", "iw_samples", "mi", "au", "z_dim",
 
 
 def measure(name: str, make, runs: Path) -> dict:
-    slug = name.split(" (")[0].lower().replace(",", "").replace(" ", "_").replace(":", "").replace("{}", "plain")
+    slug = (name.split(" (")[0].lower().replace(",", "").replace(" ", "_").replace(":", "").replace("{}", "plain")
+            .replace("'", ""))
     run = runs / slug
     recipe = make()
     if isinstance(recipe, dict):
@@ -120,6 +121,8 @@ def main() -> None:
              "most `eval.iw_samples`); reconstruction BLEU: textvae's one definition (sacrebleu corpus BLEU-4, 0-100, "
              "of greedy decodes of the posterior means of the whole test split, `docs/metrics.md`), which the run "
              "prints and `textvae reconstruct RUN --split test` repeats.", "",
+             "Each run's small artifacts (config.yaml, metrics.jsonl, report.json; the AUTR row's canvas pictures; "
+             "no weights) are committed in `benchmarks/first_recipe_runs/`, so these figures outlive the runs.", "",
              "| run | rec | kl | nll_iw (K) | mi | au | collapsed | BLEU | exact | train s | wall s |",
              "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for r in rows.values():
