@@ -208,7 +208,8 @@ def test_concurrent_raters_get_their_own_balanced_assignments(tmp_path):
 
     db = sqlite3.connect(tmp_path / "db.sqlite")
     per_rater = dict(db.execute("SELECT rater, COUNT(*) FROM assignments GROUP BY rater").fetchall())
-    per_item = [n for (n,) in db.execute("SELECT assigned FROM items WHERE study = ?", (sid,))]
+    per_item = [n for (n,) in db.execute("SELECT COUNT(a.rater) FROM items i LEFT JOIN assignments a ON a.item = i.idx "
+                                         "WHERE i.study = ? GROUP BY i.idx", (sid,))]
     assert sorted(per_rater) == sorted(tokens) and set(per_rater.values()) == {10}
     assert sum(per_item) == 160 and max(per_item) - min(per_item) <= 1  # 160 over 40 items: 4 each
     with pytest.raises(Exception, match="question 11"):

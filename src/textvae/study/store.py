@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import queue
-import random
 import secrets
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from textvae.errors import TextVAEError
+from textvae.study.cache import LRU
 from textvae.study.items import CHOICES, KINDS, QUESTION
 
 SCHEMA = """
@@ -33,7 +36,7 @@ CREATE TABLE IF NOT EXISTS assignments (rater TEXT NOT NULL, pos INTEGER NOT NUL
     swap INTEGER NOT NULL, PRIMARY KEY (rater, pos));
 CREATE TABLE IF NOT EXISTS answers (rater TEXT NOT NULL, pos INTEGER NOT NULL, choice TEXT NOT NULL,
     answered REAL NOT NULL, PRIMARY KEY (rater, pos));
-CREATE INDEX IF NOT EXISTS items_by_load ON items (study, assigned);
+DROP INDEX IF EXISTS items_by_load;
 CREATE INDEX IF NOT EXISTS raters_by_study ON raters (study);
 """
 
@@ -42,6 +45,34 @@ MAX_RATERS = 500
 """The raters a new study takes at most unless told otherwise (``--max-raters``; 0: no cap)."""
 MAX_POS = 100_000
 """No rater has a question at a position beyond this (a study's questions per rater are fewer)."""
+
+
+RATER_CACHE = 20_000
+"""Raters a store keeps between requests (their assignment and what they answered)."""
+ITEM_CACHE = 100_000
+"""Items a store keeps between requests (their sentences)."""
+
+
+def _ints(db: sqlite3.Connection, sql: str, params: tuple) -> list[int]:
+    """The sorted integers of a ``SELECT json_group_array(...)``: many values in one row. SQLite hands each row over
+    with the interpreter lock let go and taken back, and in a loaded server every taking back waits behind the event
+    loop (up to the 5 ms switch interval), so a join that read its 1,500 candidate items a row at a time took
+    seconds under load."""
+    return sorted(json.loads(db.execute(sql, params).fetchone()[0]))
+
+
+@dataclass
+class _Rater:
+    """What a store keeps of a rater between requests: the study, its kind, the questions (item index and whether
+    the sides are swapped, by position) and the positions answered. Only writes keep a rater (a join, or an answer
+    inside its transaction, where nothing else can commit), and each commit adds the positions it answered, so a
+    kept rater is what the database holds as long as this store is the database's only writer: one server per
+    database file."""
+
+    study: str
+    kind: str
+    slots: list[tuple[int, bool]]
+    answered: set[int]
 
 
 class NotFound(TextVAEError):
@@ -74,6 +105,10 @@ class StudyStore:
         self.path = Path(path)
         self._local = threading.local()
         self._token: str | None = None
+        self._raters: LRU[_Rater] = LRU(RATER_CACHE)
+        self._items: LRU[dict] = LRU(ITEM_CACHE)
+        self._briefs: LRU[dict] = LRU(RATER_CACHE)
+        self._loads: LRU[list] = LRU(1_000)  # study -> [its raters' count, np.ndarray of each item's raters]
         if self.path.is_dir():
             raise TextVAEError(f"--db {self.path}: is a folder; give a database file")
         if not self.path.parent.is_dir():
@@ -105,15 +140,22 @@ class StudyStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE), committed on leaving."""
+        """One write transaction, taken at once (BEGIN IMMEDIATE), committed on leaving; then the kept raters learn
+        what it wrote (``self._local.on_commit``)."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
+            self._local.on_commit = []
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                self._raters.clear()  # a rater kept inside it may have seen its uncommitted answers,
+                self._loads.clear()  # and the loads count its joins
                 raise
-            db.execute("COMMIT")
+            for keep in self._local.on_commit:  # what the kept raters learn once it is on disk
+                keep()
 
     @property
     def organiser_token(self) -> str:
@@ -165,13 +207,23 @@ class StudyStore:
         return dict(zip(self._KEYS, row, strict=True))
 
     def study_brief(self, sid: str) -> dict:
-        """What a rater's join page shows of a study (id, name, questions), without counting its answers;
-        NotFound for an unknown id."""
+        """What a rater's join page shows of a study (id, name, questions), without counting its answers (kept once
+        read: none of it changes); NotFound for an unknown id."""
+        return self.cached_brief(sid) or dict(self._read_brief(sid))
+
+    def cached_brief(self, sid: str) -> dict | None:
+        """:meth:`study_brief` when it is kept (no read of the database), else None."""
+        brief = self._briefs.get(sid)
+        return None if brief is None else dict(brief)
+
+    def _read_brief(self, sid: str) -> dict:
         with self._connect() as db:
             row = db.execute("SELECT id, name, questions FROM studies WHERE id = ?", (sid,)).fetchone()
         if row is None:
             raise NotFound(f"no study {sid!r}")
-        return dict(zip(("id", "name", "questions"), row, strict=True))
+        brief = dict(zip(("id", "name", "questions"), row, strict=True))
+        self._briefs.put(sid, brief)
+        return brief
 
     def add_rater(self, sid: str, seed: int | None = None) -> str:
         """A new rater of study ``sid``: assigned the ``questions`` least-assigned items (ties broken at random),
@@ -182,70 +234,118 @@ class StudyStore:
 
     def _add_rater(self, db: sqlite3.Connection, sid: str, seed: int | None = None) -> str:
         """:meth:`add_rater` inside the caller's transaction."""
-        rng = random.Random(seed if seed is not None else secrets.randbits(64))
         token = secrets.token_urlsafe(12)
-        row = db.execute("SELECT questions, max_raters FROM studies WHERE id = ?", (sid,)).fetchone()
+        row = db.execute("SELECT questions, max_raters, kind, (SELECT COUNT(*) FROM raters WHERE study = ?1) "
+                         "FROM studies WHERE id = ?1", (sid,)).fetchone()
         if row is None:
             raise NotFound(f"no study {sid!r}")
-        if row[1] and db.execute("SELECT COUNT(*) FROM raters WHERE study = ?", (sid,)).fetchone()[0] >= row[1]:
-            raise StudyFull(f"this study has all the raters it takes ({row[1]}); thank you for your interest")
-        # the least-assigned items, ties at the boundary broken at random: every item assigned fewer times than the
-        # questions-th least-assigned one, and a random draw of those assigned exactly as often (read through the
-        # (study, assigned) index: a join reads about `questions` rows, not the whole study)
-        boundary = db.execute("SELECT assigned FROM items WHERE study = ? ORDER BY assigned LIMIT 1 OFFSET ?",
-                              (sid, row[0] - 1)).fetchone()
-        if boundary is None:  # fewer items than questions: all of them
-            chosen = [i for (i,) in db.execute("SELECT idx FROM items WHERE study = ? ORDER BY idx", (sid,))]
-        else:
-            chosen = [i for (i,) in db.execute("SELECT idx FROM items WHERE study = ? AND assigned < ? ORDER BY idx",
-                                               (sid, boundary[0]))]
-            ties = [i for (i,) in db.execute("SELECT idx FROM items WHERE study = ? AND assigned = ? ORDER BY idx",
-                                             (sid, boundary[0]))]
-            chosen += rng.sample(ties, row[0] - len(chosen))
-        rng.shuffle(chosen)
+        questions, cap, kind, raters = row
+        if cap and raters >= cap:
+            raise StudyFull(f"this study has all the raters it takes ({cap}); thank you for your interest")
+        # the least-assigned items, ties broken at random, from the loads kept in memory (read again from the
+        # assignments when another process or thread added a rater since: the raters' count tells)
+        kept = self._loads.get(sid)
+        if kept is None or kept[0] != raters:
+            kept = [raters, self._read_loads(db, sid)]
+            self._loads.put(sid, kept)
+        loads = kept[1]
+        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
+        chosen = np.lexsort((rng.random(len(loads)), loads))[:questions]
+        loads[chosen] += 1  # now, inside the transaction: the next join of this transaction sees it
+        kept[0] += 1
+        slots = [(int(idx), bool(swap)) for idx, swap in zip(rng.permutation(chosen), rng.integers(0, 2, len(chosen)),
+                                                             strict=True)]
         db.execute("INSERT INTO raters VALUES (?, ?, ?)", (token, sid, time.time()))
-        db.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?)",
-                       [(token, pos, idx, rng.randrange(2)) for pos, idx in enumerate(chosen)])
-        db.executemany("UPDATE items SET assigned = assigned + 1 WHERE study = ? AND idx = ?",
-                       [(sid, idx) for idx in chosen])
+        # a statement for many rows, not one a row: each statement lets go of the interpreter lock and waits to get
+        # it back while a server's event loop runs (see _answer_all); SQLite's oldest limit is 999 parameters
+        rows = [(token, pos, idx, int(swap)) for pos, (idx, swap) in enumerate(slots)]
+        for at in range(0, len(rows), 200):
+            part = rows[at:at + 200]
+            db.execute("INSERT INTO assignments VALUES " + ",".join(["(?, ?, ?, ?)"] * len(part)),
+                       [x for row in part for x in row])
+        chosen = [idx for idx, _ in slots]
+        missing = [idx for idx in chosen if self._items.get((sid, idx)) is None]
+        for at in range(0, len(missing), 900):  # its questions' sentences, kept too
+            part = missing[at:at + 900]
+            for idx, payload in db.execute(f"SELECT idx, payload FROM items WHERE study = ? AND idx IN "
+                                           f"({','.join('?' * len(part))})", (sid, *part)):
+                self._items.put((sid, idx), json.loads(payload))
+        self._local.on_commit.append(lambda: self._raters.put(token, _Rater(sid, kind, slots, set())))
         return token
 
-    def _assignment(self, db: sqlite3.Connection, token: str, pos: int | None = None) -> tuple:
-        if pos is not None and not 0 <= pos <= MAX_POS:  # never handed to SQLite (whose integers end at 2^63)
-            raise NotFound(f"question {pos}: no rater has a question there")
-        rater = db.execute("SELECT r.study, s.kind FROM raters r JOIN studies s ON s.id = r.study WHERE r.token = ?",
-                           (token,)).fetchone()
-        if rater is None:
+    @staticmethod
+    def _read_loads(db: sqlite3.Connection, sid: str) -> np.ndarray:
+        """How many raters each item of study ``sid`` is assigned to, by item index, from the assignments."""
+        (n,) = db.execute("SELECT COUNT(*) FROM items WHERE study = ?", (sid,)).fetchone()
+        loads = np.zeros(n, dtype=np.int64)
+        got = db.execute("SELECT json_group_array(json_array(item, n)) FROM (SELECT a.item, COUNT(*) AS n FROM "
+                         "assignments a JOIN raters r ON r.token = a.rater WHERE r.study = ? GROUP BY a.item)",
+                         (sid,)).fetchone()[0]
+        for idx, count in json.loads(got):
+            loads[idx] = count
+        return loads
+
+    def _load_rater(self, db: sqlite3.Connection, token: str) -> _Rater:
+        """A rater as the database has it now; NotFound for an unknown token."""
+        row = db.execute("SELECT r.study, s.kind FROM raters r JOIN studies s ON s.id = r.study WHERE r.token = ?",
+                         (token,)).fetchone()
+        if row is None:
             raise NotFound("no such rater: the link is wrong or the study was removed")
-        total = db.execute("SELECT COUNT(*) FROM assignments WHERE rater = ?", (token,)).fetchone()[0]
-        if pos is None:
-            row = db.execute("SELECT MIN(a.pos) FROM assignments a LEFT JOIN answers b ON b.rater = a.rater AND "
-                             "b.pos = a.pos WHERE a.rater = ? AND b.pos IS NULL", (token,)).fetchone()
-            pos = row[0]
-            if pos is None:
-                return rater, total, None, None
-        got = db.execute("SELECT a.swap, i.payload FROM assignments a JOIN items i ON i.study = ? AND i.idx = a.item "
-                         "WHERE a.rater = ? AND a.pos = ?", (rater[0], token, pos)).fetchone()
-        if got is None:
-            raise NotFound(f"question {pos + 1}: this rater has {total} questions")
-        return rater, total, pos, (bool(got[0]), json.loads(got[1]))
+        got = db.execute("SELECT json_group_array(json_array(pos, item, swap)) FROM assignments WHERE rater = ?",
+                         (token,)).fetchone()[0]
+        slots = [(item, bool(swap)) for _, item, swap in sorted(json.loads(got))]
+        answered = set(_ints(db, "SELECT json_group_array(pos) FROM answers WHERE rater = ?", (token,)))
+        return _Rater(row[0], row[1], slots, answered)
+
+    def _payload(self, db: sqlite3.Connection, sid: str, idx: int) -> dict:
+        """Item ``idx`` of study ``sid`` (kept once read: items never change)."""
+        payload = self._items.get((sid, idx))
+        if payload is None:
+            payload = json.loads(db.execute("SELECT payload FROM items WHERE study = ? AND idx = ?",
+                                            (sid, idx)).fetchone()[0])
+            self._items.put((sid, idx), payload)
+        return payload
+
+    @staticmethod
+    def _next(rater: _Rater) -> int | None:
+        return next((pos for pos in range(len(rater.slots)) if pos not in rater.answered), None)
+
+    @staticmethod
+    def _question(rater: _Rater, pos: int, payload: dict) -> Question:
+        sides = [x if isinstance(x, list) else [x] for x in payload["sentences"]]
+        return Question(rater.study, rater.kind, pos, len(rater.slots), QUESTION[rater.kind],
+                        sides[::-1] if rater.slots[pos][1] else sides, payload.get("input"), CHOICES[rater.kind])
 
     def next_question(self, token: str) -> Question | None:
         """The rater's first unanswered question, or None when all are answered; NotFound for an unknown token."""
         return self.state(token)[0]
 
     def state(self, token: str) -> tuple[Question | None, int, int]:
-        """(next question or None, answered, total) of a rater, read in one connection; NotFound for an unknown
-        token."""
+        """(next question or None, answered, total) of a rater; NotFound for an unknown token."""
+        got = self.cached_state(token)
+        if got is not None:
+            return got
         with self._connect() as db:
-            (sid, kind), total, pos, item = self._assignment(db, token)
-            done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
-        if item is None:
-            return None, done, total
-        swap, payload = item
-        sides = [x if isinstance(x, list) else [x] for x in payload["sentences"]]
-        return Question(sid, kind, pos, total, QUESTION[kind], sides[::-1] if swap else sides, payload.get("input"),
-                        CHOICES[kind]), done, total
+            rater = self._raters.get(token) or self._load_rater(db, token)  # kept only by writes (see _Rater)
+            pos = self._next(rater)
+            if pos is None:
+                return None, len(rater.answered), len(rater.slots)
+            payload = self._payload(db, rater.study, rater.slots[pos][0])
+        return self._question(rater, pos, payload), len(rater.answered), len(rater.slots)
+
+    def cached_state(self, token: str) -> tuple[Question | None, int, int] | None:
+        """:meth:`state` when it needs no read of the database (the rater and the question are kept), else None:
+        cheap enough for a server's event loop."""
+        rater = self._raters.get(token)
+        if rater is None:
+            return None
+        pos = self._next(rater)
+        if pos is None:
+            return None, len(rater.answered), len(rater.slots)
+        payload = self._items.get((rater.study, rater.slots[pos][0]))
+        if payload is None:
+            return None
+        return self._question(rater, pos, payload), len(rater.answered), len(rater.slots)
 
     def progress(self, token: str) -> tuple[int, int]:
         """(answered, total) questions of a rater; NotFound for an unknown token."""
@@ -266,35 +366,102 @@ class StudyStore:
         with self._transaction() as db:
             return self._answer(db, token, pos, choice)
 
-    def _answer(self, db: sqlite3.Connection, token: str, pos: int, choice: str) -> tuple[bool, int, int]:
-        """Write one answer inside the caller's transaction: (stored now, answered, total)."""
-        (_, kind), total, pos, item = self._assignment(db, token, pos)
-        if choice not in CHOICES[kind]:
-            raise TextVAEError(f"choice: must be one of {', '.join(CHOICES[kind])}, got {choice!r}")
-        swap, payload = item
-        stored = choice
+    def _checked(self, db: sqlite3.Connection, token: str, pos: int, choice: str) -> tuple[_Rater, str]:
+        """The rater of an answer and the choice as stored (a system's name for left/right), or the error that
+        refuses the answer; read inside a write transaction, where nothing else commits between a rater's read and
+        its keeping."""
+        if not 0 <= pos <= MAX_POS:  # never handed to SQLite (whose integers end at 2^63)
+            raise NotFound(f"question {pos}: no rater has a question there")
+        rater = self._raters.get(token)
+        if rater is None:
+            rater = self._load_rater(db, token)
+            self._raters.put(token, rater)
+        total = len(rater.slots)
+        if pos >= total:
+            raise NotFound(f"question {pos + 1}: this rater has {total} questions")
+        if choice not in CHOICES[rater.kind]:
+            raise TextVAEError(f"choice: must be one of {', '.join(CHOICES[rater.kind])}, got {choice!r}")
+        idx, swap = rater.slots[pos]
         if choice in ("left", "right"):
-            stored = payload["systems"][(choice == "right") != swap]
+            return rater, self._payload(db, rater.study, idx)["systems"][(choice == "right") != swap]
+        return rater, choice
+
+    def _answer(self, db: sqlite3.Connection, token: str, pos: int, choice: str) -> tuple[bool, int, int]:
+        """Write one answer inside the caller's transaction: (stored now, answered, total), read from the
+        database."""
+        rater, stored = self._checked(db, token, pos, choice)
         cur = db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?)", (token, pos, stored, time.time()))
         done = db.execute("SELECT COUNT(*) FROM answers WHERE rater = ?", (token,)).fetchone()[0]
-        return cur.rowcount == 1, done, total
+        self._local.on_commit.append(lambda: rater.answered.add(pos))
+        return cur.rowcount == 1, done, len(rater.slots)
+
+    def _answer_all(self, db: sqlite3.Connection, jobs: list[tuple[int, tuple[str, int, str]]], out: list) -> None:
+        """Write answers ``(i, (token, pos, choice))`` inside the caller's transaction, each result (or refusal)
+        at ``out[i]``, in one statement per 200: each statement lets go of the interpreter lock and waits to get it
+        back while the server's event loop runs, so one a batch, not four an answer, is what lets the writer keep
+        up. What is new and each rater's count come from the kept raters; the rows SQLite changed must agree, or
+        the database decides one answer at a time (another process wrote to it)."""
+        now, fresh, planned = time.time(), {}, []
+        for i, (token, pos, choice) in jobs:
+            try:
+                rater, stored = self._checked(db, token, pos, choice)
+            except TextVAEError as exc:
+                out[i] = exc
+                continue
+            new = pos not in rater.answered and (token, pos) not in fresh
+            if new:
+                fresh[token, pos] = (rater, stored)
+            planned.append((i, token, rater, new))
+        rows = [(token, pos, stored, now) for (token, pos), (_, stored) in fresh.items()]
+        db.execute("SAVEPOINT answers")
+        before = db.total_changes
+        for at in range(0, len(rows), 200):  # 4 parameters a row: under SQLite's oldest limit of 999
+            part = rows[at:at + 200]
+            db.execute("INSERT OR IGNORE INTO answers VALUES " + ",".join(["(?, ?, ?, ?)"] * len(part)),
+                       [x for row in part for x in row])
+        if db.total_changes - before != len(rows):
+            db.execute("ROLLBACK TO answers")
+            db.execute("RELEASE answers")
+            for token, _ in fresh:
+                self._raters.drop(token)
+            for i, args in jobs:
+                if not isinstance(out[i], BaseException):
+                    out[i] = self._savepoint(db, f"a{i}", self._answer, *args)
+            return
+        db.execute("RELEASE answers")
+        counts: dict[str, int] = {}
+        for i, token, rater, new in planned:
+            counts[token] = counts.get(token, len(rater.answered)) + new
+            out[i] = (new, counts[token], len(rater.slots))
+        self._local.on_commit += [lambda rater=rater, pos=pos: rater.answered.add(pos)
+                                  for (_, pos), (rater, _) in fresh.items()]
+
+    def _savepoint(self, db: sqlite3.Connection, name: str, fn, *args):
+        """``fn(db, *args)`` inside a savepoint: its result, or the TextVAEError that refused it (then nothing of it
+        is written or kept)."""
+        db.execute(f"SAVEPOINT {name}")
+        kept = len(self._local.on_commit)
+        try:
+            got = fn(db, *args)
+        except TextVAEError as exc:
+            db.execute(f"ROLLBACK TO {name}")
+            db.execute(f"RELEASE {name}")
+            del self._local.on_commit[kept:]  # what it would have kept was not written
+            return exc
+        db.execute(f"RELEASE {name}")
+        return got
 
     def write_many(self, jobs: list[tuple[str, object]]) -> list:
         """Answers (``("answer", (token, pos, choice))``) and joins (``("join", sid)``) in one transaction, one
         commit (and fsync) for all: each one's result (:meth:`answer_progress`'s, or a new rater's token), or the
         error that refused it (a refused one writes nothing; the others stand). Nothing is returned before the
-        commit."""
-        out: list = []
+        commit. The joins are written first (no answer can be a new rater's: its token is not out yet)."""
+        out: list = [None] * len(jobs)
         with self._transaction() as db:
             for i, (kind, args) in enumerate(jobs):
-                db.execute(f"SAVEPOINT w{i}")
-                try:
-                    out.append(self._answer(db, *args) if kind == "answer" else self._add_rater(db, args))
-                    db.execute(f"RELEASE w{i}")
-                except TextVAEError as exc:
-                    db.execute(f"ROLLBACK TO w{i}")
-                    db.execute(f"RELEASE w{i}")
-                    out.append(exc)
+                if kind == "join":
+                    out[i] = self._savepoint(db, f"j{i}", self._add_rater, args)
+            self._answer_all(db, [(i, args) for i, (kind, args) in enumerate(jobs) if kind == "answer"], out)
         return out
 
     def answers(self, sid: str) -> list[dict]:
@@ -315,16 +482,21 @@ class StudyStore:
         return out
 
 
+_EMPTY = object()
+
+
 class AnswerWriter:
     """The one thread that writes to the store while a server runs, so that writers never wait on each other's
     locks (SQLite's busy handler sleeps up to 100 ms a try: joins stuck behind answers took seconds). Answers
     (:meth:`submit`) are group-committed: as many as are waiting (at most ``batch``) in one transaction, each
     caller's future resolved only after that transaction committed (``synchronous=FULL``: on disk), so one fsync
     serves many raters, and alone an answer is committed as soon as it arrives. Joins (:meth:`join`) are committed
-    the same way, in the same transactions. ``close()`` writes what is waiting, then stops."""
+    the same way, in the same transactions, but at most ``joins`` in each (a join takes about 0.5 ms, an answer
+    about 0.01): a burst of raters joining does not hold up the answers of those already answering.
+    ``close()`` writes what is waiting, then stops."""
 
-    def __init__(self, store: StudyStore, batch: int = 256) -> None:
-        self.store, self.batch = store, batch
+    def __init__(self, store: StudyStore, batch: int = 256, joins: int = 32) -> None:
+        self.store, self.batch, self.joins = store, batch, joins
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="textvae-writer", daemon=True)
         self._thread.start()
@@ -346,23 +518,29 @@ class AnswerWriter:
         self._thread.join()
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            todo, stop = [item], False
-            while len(todo) < self.batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                todo.append(nxt)
-            self._settle(todo)
-            if stop:
-                return
+        joins: deque = deque()  # joins waiting for a transaction: at most `self.joins` go into each
+        stop = False
+        while not stop or joins:
+            answers: list = []
+            if not stop:
+                item = self._queue.get() if not joins else self._next()  # block only when nothing waits
+                while item is not _EMPTY:
+                    if item is None:  # close(): what is waiting is written, then the thread ends
+                        stop = True
+                        break
+                    (joins if item[0] == "join" else answers).append(item)
+                    if len(answers) >= self.batch:
+                        break
+                    item = self._next()
+            todo = answers + [joins.popleft() for _ in range(min(self.joins, len(joins)))]
+            if todo:
+                self._settle(todo)
+
+    def _next(self):
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return _EMPTY
 
     def _settle(self, todo: list[tuple[str, object, Future]]) -> None:
         """Write ``todo`` in one transaction and resolve each future with its result (or the error that refused

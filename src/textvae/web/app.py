@@ -269,7 +269,8 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
     # ---- raters: reads and joins on the io pool, answers through the group commit -------------------------------
     @app.get("/s/{sid}", response_class=HTMLResponse)
     async def join_page(request: Request, sid: str):
-        return page(request, "join.html", study=await workers.run_io(store.study_brief, sid))
+        study = store.cached_brief(sid) or await workers.run_io(store.study_brief, sid)
+        return page(request, "join.html", study=study)
 
     async def add_rater(request: Request, sid: str) -> str:
         wait = joins.wait(request.client.host if request.client else "")
@@ -285,9 +286,13 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
     async def join_api(request: Request, sid: str):
         return plain_json({"rater": await add_rater(request, sid)})
 
+    async def state(token: str) -> tuple:
+        # a kept rater's question is read without the database, on the event loop (no hop to the io pool)
+        return store.cached_state(token) or await workers.run_io(store.state, token)
+
     @app.get("/r/{token}", response_class=HTMLResponse)
     async def question(request: Request, token: str):
-        q, done, total = await workers.run_io(store.state, token)
+        q, done, total = await state(token)
         if q is None:
             return page(request, "done.html", total=total)
         return page(request, "question.html", q=q, token=token, done=done)
@@ -303,7 +308,7 @@ def create_app(runs: str | Path, db: str | Path, device: str = "cpu", cache: int
 
     @app.get("/api/r/{token}")
     async def question_api(token: str):
-        q, done, total = await workers.run_io(store.state, token)
+        q, done, total = await state(token)
         return plain_json({"answered": done, "total": total, "question": None if q is None else q.__dict__})
 
     @app.post("/api/r/{token}")
