@@ -61,6 +61,17 @@ def _ints(db: sqlite3.Connection, sql: str, params: tuple) -> list[int]:
     return sorted(json.loads(db.execute(sql, params).fetchone()[0]))
 
 
+def _insert_rows(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+    """``sql`` (``INSERT ... VALUES``) followed by as many ``(?, ...)`` groups as ``rows``, 200 rows a statement:
+    a statement for many rows, not one a row, since each statement lets go of the interpreter lock and, in a loaded
+    server, waits to get it back behind the event loop (rows of at most 4 values stay under SQLite's oldest limit
+    of 999 parameters)."""
+    group = "(" + ", ".join("?" * len(rows[0])) + ")" if rows else ""
+    for at in range(0, len(rows), 200):
+        part = rows[at:at + 200]
+        db.execute(sql + ",".join([group] * len(part)), [x for row in part for x in row])
+
+
 @dataclass
 class _Rater:
     """What a store keeps of a rater between requests: the study, its kind, the questions (item index and whether
@@ -256,13 +267,8 @@ class StudyStore:
         slots = [(int(idx), bool(swap)) for idx, swap in zip(rng.permutation(chosen), rng.integers(0, 2, len(chosen)),
                                                              strict=True)]
         db.execute("INSERT INTO raters VALUES (?, ?, ?)", (token, sid, time.time()))
-        # a statement for many rows, not one a row: each statement lets go of the interpreter lock and waits to get
-        # it back while a server's event loop runs (see _answer_all); SQLite's oldest limit is 999 parameters
-        rows = [(token, pos, idx, int(swap)) for pos, (idx, swap) in enumerate(slots)]
-        for at in range(0, len(rows), 200):
-            part = rows[at:at + 200]
-            db.execute("INSERT INTO assignments VALUES " + ",".join(["(?, ?, ?, ?)"] * len(part)),
-                       [x for row in part for x in row])
+        _insert_rows(db, "INSERT INTO assignments VALUES ",
+                     [(token, pos, idx, int(swap)) for pos, (idx, swap) in enumerate(slots)])
         chosen = [idx for idx, _ in slots]
         missing = [idx for idx in chosen if self._items.get((sid, idx)) is None]
         for at in range(0, len(missing), 900):  # its questions' sentences, kept too
@@ -307,10 +313,6 @@ class StudyStore:
         return payload
 
     @staticmethod
-    def _next(rater: _Rater) -> int | None:
-        return next((pos for pos in range(len(rater.slots)) if pos not in rater.answered), None)
-
-    @staticmethod
     def _question(rater: _Rater, pos: int, payload: dict) -> Question:
         sides = [x if isinstance(x, list) else [x] for x in payload["sentences"]]
         return Question(rater.study, rater.kind, pos, len(rater.slots), QUESTION[rater.kind],
@@ -327,22 +329,20 @@ class StudyStore:
             return got
         with self._connect() as db:
             rater = self._raters.get(token) or self._load_rater(db, token)  # kept only by writes (see _Rater)
-            pos = self._next(rater)
-            if pos is None:
-                return None, len(rater.answered), len(rater.slots)
-            payload = self._payload(db, rater.study, rater.slots[pos][0])
-        return self._question(rater, pos, payload), len(rater.answered), len(rater.slots)
+            return self._state(rater, lambda key: self._payload(db, *key))
 
     def cached_state(self, token: str) -> tuple[Question | None, int, int] | None:
         """:meth:`state` when it needs no read of the database (the rater and the question are kept), else None:
         cheap enough for a server's event loop."""
         rater = self._raters.get(token)
-        if rater is None:
-            return None
-        pos = self._next(rater)
+        return None if rater is None else self._state(rater, self._items.get)
+
+    def _state(self, rater: _Rater, payload_of) -> tuple[Question | None, int, int] | None:
+        """:meth:`state` of ``rater``, its question's item from ``payload_of((study, idx))`` (None: not at hand)."""
+        pos = next((pos for pos in range(len(rater.slots)) if pos not in rater.answered), None)
         if pos is None:
             return None, len(rater.answered), len(rater.slots)
-        payload = self._items.get((rater.study, rater.slots[pos][0]))
+        payload = payload_of((rater.study, rater.slots[pos][0]))
         if payload is None:
             return None
         return self._question(rater, pos, payload), len(rater.answered), len(rater.slots)
@@ -415,10 +415,7 @@ class StudyStore:
         rows = [(token, pos, stored, now) for (token, pos), (_, stored) in fresh.items()]
         db.execute("SAVEPOINT answers")
         before = db.total_changes
-        for at in range(0, len(rows), 200):  # 4 parameters a row: under SQLite's oldest limit of 999
-            part = rows[at:at + 200]
-            db.execute("INSERT OR IGNORE INTO answers VALUES " + ",".join(["(?, ?, ?, ?)"] * len(part)),
-                       [x for row in part for x in row])
+        _insert_rows(db, "INSERT OR IGNORE INTO answers VALUES ", rows)
         if db.total_changes - before != len(rows):
             db.execute("ROLLBACK TO answers")
             db.execute("RELEASE answers")
