@@ -1,42 +1,26 @@
 """How the benchmarks drive textvae: its command line in a subprocess, and runs trained to their end across
-interruptions (a benchmark stopped midway picks each run up where it stopped)."""
+interruptions (a benchmark stopped midway picks each run up where it stopped). The logic is the library's
+(``textvae.reproduce.runs``, which ``textvae reproduce`` uses too); here it runs in the checkout's root, so
+that recipe paths like ``recipes/quick.yaml`` resolve."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from textvae.reproduce import runs as _runs
+from textvae.reproduce.runs import train_args
+
 ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["ROOT", "cli", "train_args", "train_or_resume"]
 
 
 def cli(*args: str, progress: bool = False) -> str:
-    """Run ``textvae ARGS`` (``python -m textvae.cli``) in the checkout, announced on stderr; returns its stdout.
-
-    With ``progress`` its stderr (progress, ETA) passes through; without, it is kept and, if the command fails,
-    its last 20 lines are printed before ``subprocess.CalledProcessError`` is raised."""
-    print("+ textvae " + " ".join(args), file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-m", "textvae.cli", *args], cwd=ROOT, text=True,
-                          stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE)
-    if done.returncode and not progress:
-        sys.stderr.write("".join(done.stderr.splitlines(keepends=True)[-20:]))
-    done.check_returncode()
-    return done.stdout
-
-
-def train_args(run: Path, recipe: str | Path, sets: Sequence[str] = (), extra: Sequence[str] = ()) -> list[str]:
-    """The arguments that start ``recipe`` in ``run``: ``train RECIPE --out RUN EXTRA --set S ...``."""
-    return ["train", str(recipe), "--out", str(run), *extra, *[x for s in sets for x in ("--set", s)]]
+    """``textvae ARGS`` in the checkout (see ``textvae.reproduce.runs.cli``); returns its stdout."""
+    return _runs.cli(*args, progress=progress, cwd=ROOT)
 
 
 def train_or_resume(run: Path, recipe: str | Path, sets: Sequence[str] = (), extra: Sequence[str] = (),
                     progress: bool = False) -> list[str]:
-    """Train ``recipe`` in the folder ``run`` to its end: nothing when ``run/report.json`` is there, else
-    ``train --resume RUN EXTRA`` when it has a checkpoint (the run keeps the recipe saved in it, so ``sets`` do
-    not apply), else the command of ``train_args``. Returns that command's arguments (what the run started as)."""
-    start = train_args(run, recipe, sets, extra)
-    if not (run / "report.json").is_file():
-        cli(*(["train", "--resume", str(run), *extra] if (run / "checkpoint.pt").is_file() else start),
-            progress=progress)
-    return start
+    """Train ``recipe`` in ``run`` to its end, in the checkout (see ``textvae.reproduce.runs.train_or_resume``)."""
+    return _runs.train_or_resume(run, recipe, sets, extra, progress=progress, cwd=ROOT)

@@ -1,4 +1,4 @@
-"""benchmarks/runner.py: the benchmarks' one way to train a run to its end across interruptions."""
+"""benchmarks/runner.py (over textvae.reproduce.runs): the one way to train a run to its end across interruptions."""
 
 import subprocess
 import sys
@@ -12,8 +12,10 @@ import runner  # noqa: E402
 
 @pytest.fixture
 def calls(monkeypatch):
+    from textvae.reproduce import runs
+
     seen = []
-    monkeypatch.setattr(runner, "cli", lambda *args, progress=False: seen.append(list(args)) or "")
+    monkeypatch.setattr(runs, "cli", lambda *args, **kw: seen.append(list(args)) or "")
     return seen
 
 

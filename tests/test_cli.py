@@ -176,9 +176,9 @@ def test_plot_writes_a_png_and_fails_cleanly_without_a_log(trained_run, tmp_path
 @pytest.mark.parametrize("module", ["textvae.cli", "textvae"])
 def test_python_m_lists_every_registered_command(module):
     names = [c.name or c.callback.__name__ for c in app.registered_commands] + [g.name for g in app.registered_groups]
-    assert len(names) == 20
+    assert len(names) == 21
     assert {"generate-eval", "compare", "impute", "impute-eval", "adversarial", "canvas", "corpus", "prepare", "web",
-            "study", "recipes"} <= set(names)
+            "study", "recipes", "reproduce"} <= set(names)
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True,
                          env={**os.environ, "COLUMNS": "100"})
     listed = re.findall(r"^\W+([a-z][a-z-]+) ", out.stdout, flags=re.M)

@@ -12,7 +12,7 @@ import typer
 from textvae.cli.app import app
 
 # each registers its commands on the app, in the order --help lists them
-for _module in ("train", "latent", "impute", "corpus", "study", "web"):
+for _module in ("train", "latent", "impute", "corpus", "study", "web", "reproduce"):
     importlib.import_module(f"textvae.cli.{_module}")
 
 
