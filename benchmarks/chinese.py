@@ -108,7 +108,7 @@ def transfer_scores(s, rows: list[dict], pos: list[str]) -> dict:
 def amazon_scale() -> dict:
     """Why the comparison is not repeated on the bundled amazon corpus: its size against the paper's APRC."""
     from textvae.config import DataConfig
-    from textvae.data.corpus import corpus_lines
+    from textvae.data.source import corpus_lines
 
     lines = corpus_lines(DataConfig(corpus="amazon"), "train")
     tokens = sum(len(x.split()) for x in lines)

@@ -137,7 +137,7 @@ def run_child(*args: str, torchrun: int = 0) -> dict:
 # ---- the corpus --------------------------------------------------------------------------------------------------
 def make_corpus(n: int, folder: Path) -> dict:
     from textvae.config import DataConfig
-    from textvae.data.corpus import corpus_lines
+    from textvae.data.source import corpus_lines
 
     pool = [line for name in ("ptb", "yelp", "books") for line in corpus_lines(DataConfig(corpus=name), "train")]
     sizes = {"train": n, "valid": 20000, "test": 20000}

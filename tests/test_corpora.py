@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from textvae.cli import app
 from textvae.config import DataConfig
 from textvae.data.chinese import prepare
-from textvae.data.corpus import CORPORA, LABELS, SPLITS, corpus_labels, corpus_lines
+from textvae.data.corpus import CORPORA, LABELS, SPLITS
+from textvae.data.source import corpus_labels, corpus_lines
 from textvae.data.tokenize import detokenize, tokenize
 from textvae.errors import TextVAEError
 from textvae.pipeline import load_splits

@@ -79,3 +79,20 @@ def test_bucketing_groups_lengths_and_is_seeded():
     assert batches != bucket_order(lengths, 32, shuffle=True, seed=3, epoch=2)
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
     assert padded / sum(lengths) < 1.05
+
+
+def test_the_text_corpus_reader_does_not_import_the_prepared_one():
+    """data/corpus.py <-> data/prepared.py was an import circle (hidden in function-level imports); data/source.py
+    now reads from either, and neither imports it nor the other's reader, at any level."""
+    import ast
+    from pathlib import Path
+
+    import textvae.data.corpus as corpus
+    import textvae.data.prepared as prepared
+
+    def imported(module) -> set[str]:
+        tree = ast.parse(Path(module.__file__).read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+
+    assert imported(corpus).isdisjoint({"textvae.data.prepared", "textvae.data.source"})
+    assert "textvae.data.source" not in imported(prepared)

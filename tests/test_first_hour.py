@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from textvae.cli import app
 from textvae.config import DataConfig
-from textvae.data.corpus import STYLES, corpus_lines, input_style, split_indices
+from textvae.data.corpus import STYLES, input_style, split_indices
 from textvae.data.normalize import Normalizer, Style
+from textvae.data.source import corpus_lines
 from textvae.data.vocab import Vocab
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from helpers import write_corpus
 
 from textvae.config import DataConfig
 from textvae.config.bundled import bundled_recipes
-from textvae.data.corpus import corpus_lines
+from textvae.data.source import corpus_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ web = resources.files("textvae.web")
 files = c.split_files("ptb")
 print(json.dumps({"module": c.__file__, "root": str(c.data_root()),
                   "exists": all(p.is_file() for ps in files.values() for p in ps),
-                  "lines": len(c.corpus_lines(DataConfig(corpus="yelp"), "valid")),
+                  "lines": len(c.raw_lines(DataConfig(corpus="yelp"), "valid")),
                   "web": all((web / f).is_file() for f in ("templates/question.html", "static/explorer.js",
                                                            "static/style.css")),
                   "recipes": sorted(bundled.bundled_recipes())}))

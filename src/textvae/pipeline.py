@@ -10,9 +10,10 @@ import torch
 
 from textvae.allocator import keep_freed_memory
 from textvae.config import DataConfig, Recipe, load_recipe
-from textvae.data.corpus import Split, corpus_labels, corpus_lines, encode_split, line_origin, tokenize_lines
+from textvae.data.corpus import Split, encode_split, tokenize_lines
 from textvae.data.fragments import Fragments, fragment_seed
 from textvae.data.prepared import check_settings, is_prepared, open_split, prepared_labels, prepared_vocab
+from textvae.data.source import corpus_labels, corpus_lines, line_origin
 from textvae.data.vocab import Vocab
 from textvae.errors import TextVAEError
 from textvae.models.build import build_model

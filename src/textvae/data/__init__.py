@@ -4,13 +4,13 @@ from textvae.data.batching import Batch, bucket_order, iterate_batches, make_bat
 from textvae.data.corpus import (
     CORPORA,
     Split,
-    corpus_lines,
     encode_split,
     read_lines,
     read_split,
     split_files,
     tokenize_lines,
 )
+from textvae.data.source import corpus_lines
 from textvae.data.vocab import BOS, EOS, PAD, UNK, Vocab
 
 __all__ = [

@@ -152,14 +152,11 @@ def split_indices(n: int, valid_fraction: float, test_fraction: float, seed: int
     return {k: sorted(v.tolist()) for k, v in parts.items()}
 
 
-def corpus_lines(cfg, split: str) -> list[str]:
-    """The raw lines of a split of ``cfg.corpus`` (``cfg``: a DataConfig): a registered corpus, a folder of split
-    files, or one text file split by :func:`split_indices`."""
+def raw_lines(cfg, split: str) -> list[str]:
+    """The raw lines of a split of a text corpus ``cfg.corpus`` (``cfg``: a DataConfig): a registered corpus, a
+    folder of split files, or one text file split by :func:`split_indices`. (A prepared folder's lines:
+    ``textvae.data.source.corpus_lines``, which reads either.)"""
     path = Path(cfg.corpus)
-    if (path / "manifest.json").is_file():
-        from textvae.data.prepared import prepared_lines
-
-        return prepared_lines(path, split, cfg.tokenizer)
     if cfg.corpus not in CORPORA and path.is_file():
         lines = read_lines(path)
         try:
@@ -170,18 +167,14 @@ def corpus_lines(cfg, split: str) -> list[str]:
     return read_split(split_files(cfg.corpus)[split])
 
 
-def corpus_labels(cfg, split: str) -> list[str] | None:
-    """The label of each line of a split of a registered labelled corpus (:data:`LABELS`), aligned with
-    :func:`corpus_lines`; None for a corpus without labels. A label file whose length differs from its text file
-    is a TextVAEError."""
-    if (Path(cfg.corpus) / "manifest.json").is_file():
-        from textvae.data.prepared import prepared_labels
-
-        return prepared_labels(cfg.corpus, split)
-    if cfg.corpus not in LABELS:
+def registered_labels(corpus: str, split: str) -> list[str] | None:
+    """The label of each line of a split of a registered labelled corpus (:data:`LABELS`), aligned with its
+    lines; None for a corpus without labels. A label file whose length differs from its text file is a
+    TextVAEError."""
+    if corpus not in LABELS:
         return None
     root, out = data_root(), []
-    for text, spec in zip(CORPORA[cfg.corpus][split], LABELS[cfg.corpus][split], strict=True):
+    for text, spec in zip(CORPORA[corpus][split], LABELS[corpus][split], strict=True):
         n = len(read_lines(root / text))
         labels = [spec[1:]] * n if spec.startswith("=") else read_lines(root / spec)
         if len(labels) != n:
@@ -190,11 +183,9 @@ def corpus_labels(cfg, split: str) -> list[str] | None:
     return out
 
 
-def line_origin(cfg, split: str, index: int) -> str:
-    """``file:line`` of line ``index`` of a split as :func:`corpus_lines` returns it (blank lines skipped)."""
+def raw_origin(cfg, split: str, index: int) -> str:
+    """``file:line`` of line ``index`` of a split as :func:`raw_lines` returns it (blank lines skipped)."""
     path = Path(cfg.corpus)
-    if (path / "manifest.json").is_file():
-        return f"{path} ({split} split), sentence {index + 1}"
     if cfg.corpus not in CORPORA and path.is_file():
         files = [path]
         index = split_indices(len(read_lines(path)), cfg.valid_fraction, cfg.test_fraction, cfg.split_seed)[split][

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic
-from textvae.data.corpus import CORPORA, LABELS, SPLITS, corpus_labels, split_files, split_indices
+from textvae.data.corpus import CORPORA, LABELS, SPLITS, registered_labels, split_files, split_indices
 from textvae.data.tokenize import tokenize
 from textvae.data.vocab import SPECIALS, UNK, Vocab
 from textvae.errors import TextVAEError
@@ -239,9 +239,7 @@ def prepare(corpus: list[str], out: str | Path, cfg, vocab_file: str | Path | No
             _prepare_split(out, split, split_lines(split), sizes[split], state, shard_sentences, dtype, run, src.name)
     if src.labelled:
         for split in SPLITS:
-            from textvae.config import DataConfig
-
-            labels = corpus_labels(DataConfig(corpus=src.name), split)
+            labels = registered_labels(src.name, split)
             write_text_atomic(out / f"{split}.labels", "\n".join(labels) + "\n")
     manifest = {**head, "dtype": np.dtype(dtype).name, "vocab": {"size": len(vocab), "fingerprint": vocab.fingerprint},
                 "labels": src.labelled,

@@ -9,8 +9,9 @@ import torch
 
 from textvae.analysis.codes import posterior_codes, prior_codes
 from textvae.config import Recipe, fixed_length
-from textvae.data.corpus import Split, corpus_lines, input_style
+from textvae.data.corpus import Split, input_style
 from textvae.data.normalize import Normalized, Normalizer
+from textvae.data.source import corpus_lines
 from textvae.data.tokenize import detokenize, tokenize
 from textvae.data.vocab import Vocab
 from textvae.decoding import DecodeOptions, decode

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from textvae.config import DataConfig
-from textvae.data.corpus import CORPORA, SPLITS, corpus_labels, corpus_lines, tokenize_lines
+from textvae.data.corpus import CORPORA, SPLITS, tokenize_lines
+from textvae.data.source import corpus_labels, corpus_lines
 from textvae.errors import TextVAEError
 
 TOKENIZERS = {"tweets": "char"}

@@ -12,8 +12,9 @@ from textvae.analysis import analogy as analogy_code
 from textvae.analysis import attribute_vector, best_matching, homotopy, reconstruction_scores
 from textvae.atomic import write_atomic
 from textvae.config import fixed_length
-from textvae.data.corpus import LABELS, corpus_labels
+from textvae.data.corpus import LABELS
 from textvae.data.normalize import Normalized
+from textvae.data.source import corpus_labels
 from textvae.decoding import DecodeOptions, decode
 from textvae.errors import TextVAEError
 from textvae.session.core import Session

@@ -78,7 +78,7 @@ class Explorer:
         labelled = s.recipe.data.corpus in LABELS
         labels: list[str] = []
         if labelled:
-            from textvae.data.corpus import corpus_labels
+            from textvae.data.source import corpus_labels
 
             labels = sorted(set(corpus_labels(s.recipe.data, "test") or []))
         return {"latent": s.model.has_latent, "canvas": s.model.has_latent and is_canvas_model(s.model),
