@@ -69,3 +69,21 @@ def test_the_demo_recipe_is_the_measured_candidate():
     shipped = load_recipe(Path(demo.ROOT) / "recipes" / "quick.yaml")
     measured.name = shipped.name
     assert measured == shipped
+
+
+def test_one_list_of_tokenizers_and_of_decode_methods():
+    """Each option, message and recipe check reads the one list (config.sections.TOKENIZERS, decoding METHODS)."""
+    import typing
+
+    from textvae.config.sections import TOKENIZERS, DataConfig, InputConfig
+    from textvae.data.tokenize import check_tokenizer
+    from textvae.decoding.decode import METHODS, DecodeOptions
+    from textvae.errors import TextVAEError
+    from textvae.web.limits import Decoding
+
+    assert typing.get_args(typing.get_type_hints(DataConfig)["tokenizer"]) == TOKENIZERS
+    assert typing.get_args(typing.get_type_hints(InputConfig)["tokenizer"]) == ("auto", *TOKENIZERS)
+    assert typing.get_args(typing.get_type_hints(DecodeOptions)["method"]) == METHODS
+    assert Decoding.model_fields["method"].annotation.__args__ == METHODS
+    with pytest.raises(TextVAEError, match=r"--tokenizer: must be word, char, moses, penn or jieba, got 'x'"):
+        check_tokenizer("x")

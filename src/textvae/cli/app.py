@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from textvae.atomic import to_json
-from textvae.errors import TextVAEError
+from textvae.errors import TextVAEError, listed
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Variational autoencoders of sentences.")
 
@@ -95,7 +95,7 @@ def at_least(minimum: int, **options: int) -> None:
 RUN = typer.Argument(..., help="Run folder (its best weights are used).")
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
 DEVICE = typer.Option(None, help="auto, cpu, cuda, cuda:N (default: the recipe's).")
-METHOD = typer.Option("greedy", help="greedy, beam or sample.")
+METHOD = typer.Option("greedy", help="greedy, beam or sample (textvae.decoding.METHODS).")
 WIDTH = typer.Option(15, help="Beam width.")
 TEMPERATURE = typer.Option(1.0, help="Sampling temperature.")
 TOP_K = typer.Option(0, help="Sample from the k most probable words only (0: all).")
@@ -113,9 +113,10 @@ def decode_options(method: str = "greedy", width: int = 15, temperature: float =
                    length_penalty: float = 0.0):
     """DecodeOptions from the decoding options of a command, each range-checked with a one-line error."""
     from textvae.decoding import DecodeOptions
+    from textvae.decoding.decode import METHODS
 
-    if method not in ("greedy", "beam", "sample"):
-        raise TextVAEError(f"--method: must be greedy, beam or sample, got '{method}'")
+    if method not in METHODS:
+        raise TextVAEError(f"--method: must be {listed(METHODS)}, got '{method}'")
     for name, ok in (("--width", width >= 1), ("--temperature", temperature > 0), ("--top-k", top_k >= 0),
                      ("--top-p", 0 < top_p <= 1), ("--max-len", max_len >= 0)):
         if not ok:

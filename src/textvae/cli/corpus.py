@@ -8,14 +8,16 @@ from typing import Optional
 import typer
 
 from textvae.cli.app import AS_JSON, command, emit
+from textvae.config.sections import TOKENIZERS
 from textvae.data.corpus import CORPORA
-from textvae.errors import TextVAEError
+from textvae.data.tokenize import check_tokenizer
+from textvae.errors import TextVAEError, listed
 
 
 @command()
 def corpus(name: str = typer.Argument(..., help=f"A registered corpus ({', '.join(CORPORA)}), a folder of split "
                                                 f"files or one text file."),
-           tokenizer: Optional[str] = typer.Option(None, help="word, char, moses, penn or jieba (default: how "
+           tokenizer: Optional[str] = typer.Option(None, help=f"{listed(TOKENIZERS)} (default: how "
                                                               "the corpus is stored: char for tweets, else word)."),
            lower: bool = typer.Option(False, "--lower", help="Lower-case first."),
            plot: Optional[Path] = typer.Option(None, help="Also save a histogram of sentence lengths to this PNG "
@@ -50,7 +52,7 @@ def prepare(corpus: list[str] = typer.Argument(..., help="A registered corpus, a
                                                          "or any number of plain or .gz text files (split as one "
                                                          "single-file corpus)."),
             out: Path = typer.Option(..., "--out", "-o", help="The prepared folder (resumed if interrupted)."),
-            tokenizer: str = typer.Option("word", help="word, char, moses, penn or jieba (as data.tokenizer)."),
+            tokenizer: str = typer.Option("word", help=f"{listed(TOKENIZERS)} (as data.tokenizer)."),
             lower: bool = typer.Option(False, "--lower", help="Lower-case (as data.lower)."),
             vocab_size: int = typer.Option(0, help="Most frequent words kept, specials included (0: all)."),
             min_count: int = typer.Option(1, help="Keep words seen at least this often in the training split."),
@@ -66,8 +68,7 @@ def prepare(corpus: list[str] = typer.Argument(..., help="A registered corpus, a
     from textvae.config import DataConfig
     from textvae.data.prepared import prepare as run
 
-    if tokenizer not in ("word", "char", "moses", "penn", "jieba"):
-        raise TextVAEError(f"--tokenizer: must be word, char, moses, penn or jieba, got {tokenizer!r}")
+    check_tokenizer(tokenizer)
     if workers < 1:
         raise TextVAEError(f"--workers: must be >= 1, got {workers}")
     cfg = DataConfig(corpus=corpus[0], tokenizer=tokenizer, lower=lower, vocab_size=vocab_size, min_count=min_count,

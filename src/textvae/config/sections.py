@@ -9,6 +9,11 @@ from typing import Literal
 
 from textvae.config.model import ModelConfig
 
+TOKENIZERS = ("word", "char", "moses", "penn", "jieba")
+"""The tokenizers of corpus lines (``textvae.data.tokenize``): the one list every option and message reads."""
+Tokenizer = Literal["word", "char", "moses", "penn", "jieba"]
+assert Tokenizer.__args__ == TOKENIZERS  # the Literal a recipe is checked against
+
 
 @dataclass
 class InputConfig:
@@ -16,7 +21,7 @@ class InputConfig:
     registered style, else from ``data.tokenizer`` (whitespace-tokenized corpora: moses) and ``data.lower``. A run
     records the resolved values in its config.yaml."""
 
-    tokenizer: Literal["auto", "word", "char", "moses", "penn", "jieba"] = "auto"
+    tokenizer: Literal["auto", Tokenizer] = "auto"
     lower: Literal["auto", True, False] = "auto"
     numbers: str = "auto"
     """The token that replaces numbers ("N" in PTB); "" keeps numbers."""
@@ -32,7 +37,7 @@ class DataConfig:
     corpus: str = "ptb"
     """A registry name (see ``textvae.data.corpus.CORPORA``), a folder holding train/valid/test files, or one text
     file split into train/valid/test by ``valid_fraction``, ``test_fraction`` and ``split_seed``."""
-    tokenizer: Literal["word", "char", "moses", "penn", "jieba"] = "word"
+    tokenizer: Tokenizer = "word"
     """How corpus lines become tokens: word (already tokenized: whitespace), char, moses (raw text: sacremoses),
     penn (raw text: Penn Treebank conventions, NLTK's Treebank tokenizer), jieba (Chinese text: jieba's word
     segmentation; install textvae[zh])."""

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import unicodedata
 
+from textvae.config.sections import TOKENIZERS
 from textvae.data.normalize import split_text
+from textvae.errors import TextVAEError, listed
+
+
+def check_tokenizer(kind: str, option: str = "--tokenizer") -> str:
+    """``kind`` when it is one of :data:`TOKENIZERS`, else a TextVAEError naming ``option`` and the value."""
+    if kind not in TOKENIZERS:
+        raise TextVAEError(f"{option}: must be {listed(TOKENIZERS)}, got {kind!r}")
+    return kind
 
 
 def tokenize(line: str, kind: str = "word", lower: bool = False) -> list[str]:

@@ -13,6 +13,11 @@ from textvae.decoding.sampling import sample_decode
 from textvae.models.vae import TextVAE
 from textvae.progress import task
 
+METHODS = ("greedy", "beam", "sample")
+"""The decoding methods: the one list every option and message reads."""
+Method = Literal["greedy", "beam", "sample"]
+assert Method.__args__ == METHODS
+
 
 @dataclass(kw_only=True)
 class DecodeOptions:
@@ -20,7 +25,7 @@ class DecodeOptions:
     as in AUTR and AutoGen), or sample (with temperature / top-k / top-p). ``batch_size``: codes decoded at
     once (a beam uses batch_size x width rows). Built by keyword: ``DecodeOptions(method="beam", width=5)``."""
 
-    method: Literal["greedy", "beam", "sample"] = "greedy"
+    method: Method = "greedy"
     max_len: int = 0
     """Longest decode in tokens; 0: the decoder's own length where it has one (fixed-length decoders), else
     50 (a Session makes it 200 for character runs)."""

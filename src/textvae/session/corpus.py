@@ -11,7 +11,7 @@ import numpy as np
 from textvae.config import DataConfig
 from textvae.data.corpus import CORPORA, SPLITS, tokenize_lines
 from textvae.data.source import corpus_labels, corpus_lines
-from textvae.errors import TextVAEError
+from textvae.data.tokenize import check_tokenizer
 
 TOKENIZERS = {"tweets": "char"}
 """How a registered corpus is read when no tokenizer is given (the rest: word, as they are stored tokenized)."""
@@ -23,8 +23,7 @@ def corpus_stats(corpus: str, tokenizer: str | None = None, lower: bool = False)
     counts of a labelled corpus; for the training split also the tokens seen at least 3 times. ``lengths`` keeps
     every sentence's length for the histogram."""
     kind = tokenizer or TOKENIZERS.get(corpus, "word")
-    if kind not in ("word", "char", "moses", "penn", "jieba"):
-        raise TextVAEError(f"--tokenizer: must be word, char, moses, penn or jieba, got '{kind}'")
+    check_tokenizer(kind)
     cfg = DataConfig(corpus=corpus, tokenizer=kind, lower=lower)
     out = {"corpus": corpus, "tokenizer": kind, "registered": corpus in CORPORA, "splits": {}}
     for split in SPLITS:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from textvae.decoding import DecodeOptions
+from textvae.decoding.decode import Method
 
 MAX_BODY = 64 * 1024
 """Largest request body, bytes (413 beyond)."""
@@ -54,7 +55,7 @@ class Strict(BaseModel):
 class Decoding(Strict):
     """Decoding knobs shared by every explorer request."""
 
-    method: Literal["greedy", "beam", "sample"] = "greedy"
+    method: Method = "greedy"
     width: int = Field(5, ge=1, le=20)
     temperature: float = Field(1.0, gt=0, le=10)
     top_k: int = Field(0, ge=0, le=1000)
