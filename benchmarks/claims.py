@@ -26,14 +26,14 @@ class Claims(list):
 
 
 def cell(c: dict) -> str:
-    """A check's verdict for a markdown table (old JSON without verdicts: holds/does not hold)."""
-    v = c.get("verdict") or (REPRODUCED if c["holds"] else "not reproduced")
+    """A check's verdict for a markdown table, with its reason unless it reproduced."""
+    v = c["verdict"]
     return v if v == REPRODUCED else f"**{v}**" + (f" ({c['why']})" if c.get("why") else "")
 
 
 def say(checks: list[dict]) -> None:
     for c in checks:
-        print(f"{(c.get('verdict') or str(c['holds'])).upper():>24}  {c['claim']}", file=sys.stderr)
+        print(f"{c['verdict'].upper():>24}  {c['claim']}", file=sys.stderr)
 
 
 def recheck(path: Path, checks: Callable[[dict], list[dict]], render: Callable[[dict], None] | None = None) -> dict:

@@ -32,6 +32,7 @@ def reproduce(paper: str = typer.Argument("all", help="bowman2016, semeniuta2017
     not reproduced, not measurable at this scale, implied by construction), write reports/PAPER.md and
     reports/summary.json."""
     from textvae.reproduce import reproduce as run
+    from textvae.reproduce.report import counts_text
 
     try:
         summary = run(paper, scale, runs, reports, fresh=fresh, parallel=parallel, device=device,
@@ -41,7 +42,7 @@ def reproduce(paper: str = typer.Argument("all", help="bowman2016, semeniuta2017
                    "resumes them", err=True)
         raise typer.Exit(130) from None
     lines = [f"{c['paper']}: {c['verdict']}: {c['claim']}" for c in summary["claims"]]
-    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
-    lines.append(f"{len(summary['claims'])} claims at {scale} scale: {counts} ({summary['measured']} measured); "
+    lines.append(f"{len(summary['claims'])} claims at {scale} scale: {counts_text(summary)} "
+                 f"({summary['measured']} measured); "
                  f"reports in {reports}/")
     emit(as_json, summary, lines)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from textvae.data.corpus import raw_lines, raw_origin, registered_labels
-from textvae.data.prepared import prepared_labels, prepared_lines
+from textvae.data.prepared import MANIFEST, prepared_labels, prepared_lines
 
 
 def is_prepared(corpus: str) -> bool:
     """Whether ``corpus`` names a folder made by ``textvae prepare``."""
-    return (Path(corpus) / "manifest.json").is_file()
+    return (Path(corpus) / MANIFEST).is_file()
 
 
 def corpus_lines(cfg, split: str) -> list[str]:

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from textvae.errors import TextVAEError
 
 
@@ -45,17 +43,17 @@ class Artifacts:
         """The run's final test report (report.json)."""
         return self._load(f"{run}/report.json", json.loads)
 
-    def config(self, run: str) -> dict:
-        """The recipe the run trained with (config.yaml), as a dict."""
-        return self._load(f"{run}/config.yaml", yaml.safe_load)
-
     def meta(self, run: str) -> dict:
         return self._load(f"{run}/run.json", json.loads)
 
-    def metrics(self, run: str, kind: str | None = None) -> list[dict]:
-        """The run's metrics log, every record, or those of one ``kind`` (train, valid)."""
-        rows = self._load(f"{run}/metrics.jsonl", lambda t: [json.loads(x) for x in t.splitlines() if x.strip()])
-        return [r for r in rows if kind is None or r.get("kind") == kind]
+    def metrics(self, run: str, kind: str) -> list[dict]:
+        """The run's ``kind`` (train or valid) records of its metrics log (``textvae.plots.read_log``)."""
+        from textvae.plots import read_log
+
+        if run not in self._cache:
+            self._cache[run] = dict(zip(("train", "valid"), read_log(self.root / run / "metrics.jsonl"),
+                                        strict=True))
+        return self._cache[run][kind]
 
     def analysis(self, name: str) -> dict:
         return self._load(f"analyses/{name}.json", json.loads)["result"]

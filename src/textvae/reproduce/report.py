@@ -57,7 +57,7 @@ def write_paper_report(p: Paper, a: Artifacts, reports: Path, specs: dict | None
     out = {"paper": p.name, "title": p.title, "scale": a.scale, "note": p.small_note if a.scale == "small" else "",
            "claims": [c.to_dict() for c in found.claims], "counts": {v: counts.get(v, 0) for v in VERDICTS},
            "figures": found.figures, "plot": f"{p.name}.png" if plotted else None,
-           "runs": {n: {k: v for k, v in a.meta(n).items() if k != "wall_seconds_this_call"} for n in names},
+           "runs": {n: a.meta(n) for n in names},
            "train_seconds": math.fsum(a.meta(n).get("train_seconds") or 0.0 for n in names)}
     md = [f"# {p.title}: reproduced at {a.scale} scale", ""]
     if out["note"]:
@@ -118,9 +118,14 @@ def write_summary(reports: Path, scale: str, fresh_results: dict[str, dict]) -> 
     return summary
 
 
+def counts_text(summary: dict) -> str:
+    """"7 reproduced, 6 not reproduced, ..." of a summary (verdicts with no claim left out)."""
+    return ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
+
+
 def summary_markdown(summary: dict) -> str:
     """REPORTS/summary.md: one line per claim, its verdict and the paper's report it comes from."""
-    counts = ", ".join(f"{n} {v}" for v, n in summary["counts"].items() if n)
+    counts = counts_text(summary)
     lines = ["# The papers' claims, reproduced", "",
              f"{len(summary['claims'])} claims: {counts}; {summary['measured']} measured (reproduced or not). "
              "Written by `textvae reproduce` from the committed artifacts under `reports/runs/`; each paper's "

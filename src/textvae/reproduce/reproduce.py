@@ -37,8 +37,7 @@ class Plan:
         self.specs: dict[str, RunSpec] = {s.name: replace(s, sets=(*s.sets, *sets)) for s in p.runs(scale)}
         self.keys = {name: run_key(s) for name, s in self.specs.items()}
         self.root = reports / "runs" / scale / p.name
-        self.work = {name: runs / reports.name / scale / p.name / f"{name}-{self.keys[name]}" if sets else
-                     runs / scale / p.name / f"{name}-{self.keys[name]}" for name in self.specs}
+        self.work = {name: runs / scale / p.name / f"{name}-{self.keys[name]}" for name in self.specs}
         self.analyses = p.analyses(scale)
 
     def artifacts_current(self, name: str) -> bool:

@@ -63,12 +63,6 @@ def generation(run: Path, device: str, n: int = 1000, refs: int = 1000) -> dict:
                               "mean_length", "examples")}
 
 
-def final(rows: list[dict], key: str) -> float | None:
-    """The last value of ``key`` in a metrics log."""
-    vals = [r[key] for r in rows if r.get(key) is not None]
-    return vals[-1] if vals else None
-
-
 def monotone(values: list[float], rising: bool, tol: float = 0.0) -> bool:
     """Whether ``values`` rise (or fall) from each to the next, allowing a step back of at most ``tol``."""
     pairs = list(zip(values, values[1:], strict=False))

@@ -43,44 +43,31 @@ def length(n: int, multiple: int = 4) -> tuple[str, ...]:
 
 
 def runs(scale: str) -> list[RunSpec]:
-    full = scale == "full"
+    small = scale == "small"
 
-    def spec(name, recipe, *sets):
-        return RunSpec(name, R + recipe, () if full else (*COMMON, *[x for s in sets for x in s]))
+    def spec(name: str, recipe: str, shape: tuple[str, ...], *reduced: tuple[str, ...]) -> RunSpec:
+        """``shape``: the experiment's own settings (lengths, dropout, alpha, depth) at every scale; ``reduced``:
+        the small scale's sizes and schedule (the full scale keeps the recipe's)."""
+        return RunSpec(name, R + recipe, (*((*COMMON, *[x for r in reduced for x in r]) if small else ()), *shape))
 
     hyb = (*SIZES["conv"], *SIZES["deconv"], *SIZES["top"])
+    top = ("model.decoder.embed_dim=32", "model.decoder.hidden_dim=128")
     out = []
     for n in FIG3:
-        out.append(spec(f"fig3_deconv_{n}", "ptb_char_historyless_deconv", SIZES["conv"], SIZES["deconv"], length(n)))
-        out.append(spec(f"fig3_lstm_{n}", "ptb_char_historyless_lstm", SIZES["lstm"], (f"data.sample_length={n}",)))
+        out.append(spec(f"fig3_deconv_{n}", "ptb_char_historyless_deconv", length(n), SIZES["conv"], SIZES["deconv"]))
+        out.append(spec(f"fig3_lstm_{n}", "ptb_char_historyless_lstm", (f"data.sample_length={n}",), SIZES["lstm"]))
     for n in FIG4:
-        out.append(spec(f"fig4_hybrid_{n}", "ptb_char_hybrid", hyb, KLA, length(n)))
-        out.append(spec(f"fig4_lstm_{n}", "ptb_char_lstm_vae", SIZES["lstm"], KLA,
-                        (f"data.sample_length={n}", "objective.word_dropout.keep=0.8")))
+        out.append(spec(f"fig4_hybrid_{n}", "ptb_char_hybrid", length(n), hyb, KLA))
+        out.append(spec(f"fig4_lstm_{n}", "ptb_char_lstm_vae",
+                        (f"data.sample_length={n}", "objective.word_dropout.keep=0.8"), SIZES["lstm"], KLA))
     for alpha in (0.0, 1.0):
-        out.append(spec(f"fig5_alpha{alpha}", "ptb_char_hybrid", hyb, KLA, length(64),
-                        (f"objective.aux.weight={alpha}",)))
+        out.append(spec(f"fig5_alpha{alpha}", "ptb_char_hybrid", (*length(64), f"objective.aux.weight={alpha}"),
+                        hyb, KLA))
     for layers in (1, 3):
-        out.append(spec(f"fig6_layers{layers}", "ptb_char_bytenet", SIZES["conv"], SIZES["deconv"], KLA,
-                        ("model.decoder.embed_dim=32", "model.decoder.hidden_dim=128", f"model.decoder.layers={layers}",
-                         "objective.aux.weight=0.0")))
-    if full:  # the paper's lengths (Figs. 3 and 4) are the recipes' own fixed lengths at full scale
-        out = [RunSpec(s.name, s.recipe, _full_sets(s.name)) for s in out]
+        out.append(spec(f"fig6_layers{layers}", "ptb_char_bytenet",
+                        (f"model.decoder.layers={layers}", "objective.aux.weight=0.0"), SIZES["conv"],
+                        SIZES["deconv"], KLA, top))
     return out
-
-
-def _full_sets(name: str) -> tuple[str, ...]:
-    n = int(name.rsplit("_", 1)[1]) if name.startswith(("fig3", "fig4")) else 64
-    sets = [f"data.sample_length={n}"]
-    if "deconv" in name or "hybrid" in name:
-        sets += list(length(n)[1:])
-    if name.startswith("fig4_lstm"):
-        sets.append("objective.word_dropout.keep=0.8")
-    if name.startswith("fig5"):
-        sets.append(f"objective.aux.weight={name.removeprefix('fig5_alpha')}")
-    if name.startswith("fig6"):
-        sets += [f"model.decoder.layers={name.removeprefix('fig6_layers')}", "objective.aux.weight=0.0"]
-    return tuple(sets)
 
 
 def analyses(scale: str) -> list[Analysis]:
