@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -155,16 +156,34 @@ def evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int = 12
     return out
 
 
-def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, device: str, iw_samples: int | None,
-              show_progress: bool | None, ledger_path: str | Path | None = None) -> dict:
+@dataclass
+class EvalPlan:
+    """What an evaluation will do: the split's batches (sentence indices, short to long), this rank's share of
+    them (``mine``: batch numbers) and its target tokens, K and the nll_iw token budget, the resume ledger (its
+    finished batches are not run again) and the precision of nll_iw (``precision``: the record of the choice,
+    None where no nll_iw runs; ``bf16``: the choice)."""
+
+    batches: list
+    mine: list[int]
+    my_tokens: int
+    k: int
+    budget: int
+    ledger: Ledger
+    precision: dict | None = None
+    bf16: bool = False
+    start: float = field(default_factory=time.perf_counter)
+
+
+def plan(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, device: str, iw_samples: int | None,
+         ledger_path: str | Path | None = None) -> EvalPlan:
+    """The batches, this rank's share (every world-th batch from its rank), the ledger (``.rankN`` under DDP:
+    each rank keeps its own) and the precision of nll_iw: the choice of the evaluation this one resumes, else
+    probed on the split's middle batch by every rank, rank 0's choice holding."""
     k = cfg.iw_samples if iw_samples is None else iw_samples
-    sums = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}
-    mus, logvars = [], []
-    n, tokens = len(split), split.n_tokens
+    n, tokens, lengths = len(split), split.n_tokens, split.lengths()
     budget = iw_token_budget(cfg.iw_tokens, device)
-    lengths = split.lengths()
     batches = bucket_order(lengths, batch_size, shuffle=False)
-    mine = list(range(dist.ctx.rank, len(batches), dist.ctx.world))  # under DDP, this rank's share of batches
+    mine = list(range(dist.ctx.rank, len(batches), dist.ctx.world))
     my_tokens = tokens if not dist.ctx.distributed else sum(int(lengths[i]) + 1 for b in mine for i in batches[b])
     if ledger_path is not None and dist.ctx.distributed:
         ledger_path = Path(f"{ledger_path}.rank{dist.ctx.rank}")
@@ -172,56 +191,73 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
         "split": split.name, "sentences": n, "tokens": tokens, "iw_samples": k, "iw_tokens": budget,
         "seed": cfg.seed, "bf16": cfg.bf16, "batch_size": batch_size, "rank": dist.ctx.rank, "world": dist.ctx.world,
         "weights": weights_digest(model)})
-    start = time.perf_counter()
-    precision, use = None, False
-    if model.is_stochastic and k > 0 and batches:  # every rank probes the same middle batch; rank 0's choice holds
-        precision = dist.broadcast(ledger.extra.get("precision"))  # the choice of the run this one resumes
-        if precision is None:
+    out = EvalPlan(batches, mine, my_tokens, k, budget, ledger)
+    if model.is_stochastic and k > 0 and batches:
+        out.precision = dist.broadcast(ledger.extra.get("precision"))  # the choice of the run this one resumes
+        if out.precision is None:
             _, probe = next(iterate_batches(split.ids, [batches[len(batches) // 2][:PROBE_SENTENCES]]))
-            use, precision = iw_precision(model, probe.to(device), k, budget, cfg.bf16, cfg.seed, device)
-            precision["bf16"] = dist.broadcast(use)
-            ledger.decide(precision=precision)
-        use = precision["bf16"]
-    todo = [b for b in mine if b not in ledger.done]
-    # batches run from short to long sentences: progress and ETA are counted in tokens, not sentences
-    with task(f"evaluate {split.name}" + (f" (nll_iw, K={k})" if k and model.is_stochastic else ""), my_tokens,
-              "tokens", show=show_progress is not False and dist.ctx.main) as progress:
-        progress.skip(sum(int(lengths[i]) + 1 for b in mine if b in ledger.done for i in batches[b]))
-        for b, (_, batch) in zip(todo, iterate_batches(split.ids, [batches[b] for b in todo]), strict=True):
-            batch = batch.to(device)
-            # each batch draws from its own streams (rec's one-sample draws apart from nll_iw's, neither depending
-            # on K): the figures do not depend on how batches are shared among ranks, nor on a resume
-            gen, gen_iw = batch_generator(cfg.seed, b, 0, device), batch_generator(cfg.seed, b, 1, device)
-            entry = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0, "mu": None, "logvar": None}
-            if model.has_latent:
-                mu, logvar = model.posterior(batch)
-                z = model.latent.sample(mu, logvar, generator=gen)
-                entry.update(rec=float(model.rec(batch, z).sum()), mu=mu.cpu())
-                if model.is_stochastic:
-                    entry.update(logvar=logvar.cpu(), kl=float(model.latent.kl(mu, logvar).sum()))
-                    if k > 0:
-                        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=use):
-                            entry["nll_iw"] = float(nll_iw(model, batch, k, budget, gen_iw, (mu, logvar)).sum())
-            else:
-                entry["rec"] = float(model.rec(batch, None).sum())
-            ledger.record(b, entry)  # written to its file where it has one
+            use, out.precision = iw_precision(model, probe.to(device), k, budget, cfg.bf16, cfg.seed, device)
+            out.precision["bf16"] = dist.broadcast(use)
+            ledger.decide(precision=out.precision)
+        out.bf16 = out.precision["bf16"]
+    return out
+
+
+def measure_batch(model: TextVAE, batch, number: int, p: EvalPlan, seed: int, device: str) -> dict:
+    """Sums over batch number ``number``'s sentences (nats): rec (one z ~ q(z|x) each), kl and nll_iw (0.0 where
+    the model has none), and its posterior means and log-variances (CPU; None where the model has none). Each
+    batch draws from its own streams (rec's apart from nll_iw's, neither depending on K): the figures do not
+    depend on how batches are shared among ranks, nor on a resume."""
+    gen, gen_iw = batch_generator(seed, number, 0, device), batch_generator(seed, number, 1, device)
+    entry = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0, "mu": None, "logvar": None}
+    if not model.has_latent:
+        entry["rec"] = float(model.rec(batch, None).sum())
+        return entry
+    mu, logvar = model.posterior(batch)
+    z = model.latent.sample(mu, logvar, generator=gen)
+    entry.update(rec=float(model.rec(batch, z).sum()), mu=mu.cpu())
+    if model.is_stochastic:
+        entry.update(logvar=logvar.cpu(), kl=float(model.latent.kl(mu, logvar).sum()))
+        if p.k > 0:
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=p.bf16):
+                entry["nll_iw"] = float(nll_iw(model, batch, p.k, p.budget, gen_iw, (mu, logvar)).sum())
+    return entry
+
+
+def measure(model: TextVAE, split: Split, p: EvalPlan, seed: int, device: str, show_progress: bool | None) -> None:
+    """Run this rank's batches that the ledger has not finished, each recorded in it as it ends; progress in
+    target tokens (batches run from short to long sentences)."""
+    lengths = split.lengths()
+    todo = [b for b in p.mine if b not in p.ledger.done]
+    label = f"evaluate {split.name}" + (f" (nll_iw, K={p.k})" if p.k and model.is_stochastic else "")
+    with task(label, p.my_tokens, "tokens", show=show_progress is not False and dist.ctx.main) as progress:
+        progress.skip(sum(int(lengths[i]) + 1 for b in p.mine if b in p.ledger.done for i in p.batches[b]))
+        for b, (_, batch) in zip(todo, iterate_batches(split.ids, [p.batches[b] for b in todo]), strict=True):
+            p.ledger.record(b, measure_batch(model, batch.to(device), b, p, seed, device))
             progress.advance(batch.n_tokens)
-    for b in mine:  # in batch order, resumed or not: the same sums
-        e = ledger.done[b]
+
+
+def reduce(model: TextVAE, split: Split, p: EvalPlan, cfg: EvalConfig, batch_size: int, device: str) -> dict:
+    """The split's figures from the ledger's batches, summed in batch order (resumed or not: the same sums);
+    under DDP summed over ranks and the codes gathered in batch order, so every rank has the whole split's."""
+    sums, mus, logvars = {"rec": 0.0, "kl": 0.0, "nll_iw": 0.0}, [], []
+    for b in p.mine:
+        e = p.ledger.done[b]
         for key in sums:
             sums[key] += e[key]
         if e["mu"] is not None:
             mus.append(e["mu"])
         if e["logvar"] is not None:
             logvars.append(e["logvar"])
-    if dist.ctx.distributed:  # every rank ends with the whole split's figures
+    if dist.ctx.distributed:
         total = dist.all_sum(torch.tensor(list(sums.values()), dtype=torch.float64, device=dist.comm_device(device)))
         sums = dict(zip(sums, total.tolist(), strict=True))
-        if model.has_latent:  # the codes of every batch, in batch order, as one process has them
-            mine_codes = list(zip(mine, mus, logvars if model.is_stochastic else [None] * len(mus), strict=True))
+        if model.has_latent:
+            mine_codes = list(zip(p.mine, mus, logvars if model.is_stochastic else [None] * len(mus), strict=True))
             parts = sorted((c for rank_codes in dist.gather(mine_codes) for c in rank_codes), key=lambda c: c[0])
             mus = [m for _, m, _ in parts]
             logvars = [lv for _, _, lv in parts if lv is not None]
+    n, tokens = len(split), split.n_tokens
     out: dict = {"split": split.name, "sentences": n, "tokens": tokens}
     if not model.has_latent:
         out.update(nll=sums["rec"] / n, ppl=perplexity(sums["rec"], tokens))
@@ -231,9 +267,9 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
         neg_elbo = sums["rec"] + sums["kl"]
         out.update(rec=sums["rec"] / n, kl=sums["kl"] / n, neg_elbo=neg_elbo / n,
                    ppl_elbo=perplexity(neg_elbo, tokens))
-        if k > 0:
-            out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=perplexity(sums["nll_iw"], tokens), iw_samples=k,
-                       iw_precision=precision)
+        if p.k > 0:
+            out.update(nll_iw=sums["nll_iw"] / n, ppl_iw=perplexity(sums["nll_iw"], tokens), iw_samples=p.k,
+                       iw_precision=p.precision)
         mu, logvar = torch.cat(mus), torch.cat(logvars)
         mi_gen = torch.Generator().manual_seed(cfg.seed)  # mu, logvar are on the CPU now
         if cfg.mi == "dataset":
@@ -245,6 +281,14 @@ def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, de
         all_mu = torch.cat(mus)
         out["au"] = active_units(all_mu, cfg.au_threshold)[0]
         out["mu_hist"] = mu_histogram(all_mu)
-    out["seconds"] = time.perf_counter() - start
-    ledger.close()
+    return out
+
+
+def _evaluate(model: TextVAE, split: Split, cfg: EvalConfig, batch_size: int, device: str, iw_samples: int | None,
+              show_progress: bool | None, ledger_path: str | Path | None = None) -> dict:
+    p = plan(model, split, cfg, batch_size, device, iw_samples, ledger_path)
+    measure(model, split, p, cfg.seed, device, show_progress)
+    out = reduce(model, split, p, cfg, batch_size, device)
+    out["seconds"] = time.perf_counter() - p.start
+    p.ledger.close()
     return out
