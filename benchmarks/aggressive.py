@@ -1,5 +1,5 @@
 """Aggressive inference-network training (He et al. 2019): the cost of its encoder-only and decoder-only steps,
-with autograd tracking only the part a step updates (``textvae.training.trainer.grads_only_for``) against
+with autograd tracking only the part a step updates (``textvae.training.step.grads_only_for``) against
 tracking every parameter and dropping the other part's gradients afterwards (what the trainer did before),
 measured side by side on the same batches. Writes benchmarks/aggressive.md and aggressive.json.
 
@@ -30,7 +30,7 @@ from textvae.models.build import build_model
 from textvae.objectives.objective import Objective
 from textvae.pipeline import load_splits
 from textvae.training.aggressive import part_params
-from textvae.training.trainer import build_optimizer, clip_gradients, train_step
+from textvae.training.step import build_optimizer, clip_gradients, train_step
 
 PARTS = ("encoder", "decoder")
 

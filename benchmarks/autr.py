@@ -83,7 +83,7 @@ def speed(runs: Path, rounds: int = 3, steps: int = 5, sentences: int = 10) -> d
     from textvae.decoding import DecodeOptions, decode
     from textvae.objectives import Objective
     from textvae.session import open_run
-    from textvae.training.trainer import build_optimizer, train_step
+    from textvae.training.step import build_optimizer, train_step
 
     torch.set_num_threads(1)
     setups = {}

@@ -166,7 +166,7 @@ def speed(rounds: int = 3, steps: int = 8) -> dict:
     from textvae.data.batching import make_batch
     from textvae.models.build import build_model
     from textvae.objectives import Objective
-    from textvae.training.trainer import build_optimizer, train_step
+    from textvae.training.step import build_optimizer, train_step
 
     torch.set_num_threads(1)
     hybrid = load_recipe(ROOT / R / "ptb_char_hybrid.yaml")

@@ -86,7 +86,7 @@ from textvae.models.vocab_linear import VocabLinear
 from textvae.objectives.objective import Objective
 from textvae.pipeline import load_splits, resolve_device
 from textvae.precision import bf16_lstm_failure
-from textvae.training.trainer import build_optimizer, train_step
+from textvae.training.step import build_optimizer, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RECIPE = ROOT / "recipes" / "bowman2016" / "ptb_vae.yaml"

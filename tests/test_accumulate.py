@@ -45,3 +45,17 @@ def test_the_training_log_reports_flops_per_token_and_utilisation(tmp_path):
         # the output layer alone costs 6 H V per target token (forward 2, backward 4); padding only adds
         assert 6 * hidden * vocab <= r["flops_per_token"] < 1e6
         assert 0 < r["utilisation"] < 1 and r["gflops"] == pytest.approx(r["utilisation"] * r["peak_gflops"], rel=1e-6)
+
+
+def test_a_vae_accumulates_its_logged_numbers_too(tmp_path):
+    """The VAE's objective logs the KL weight as a plain number beside tensors: the parts' logs still add up."""
+    corpus = write_corpus(tmp_path / "c", n_train=64)
+    raw = tiny_recipe(corpus, data={"batch_size": 4}, train={"accumulate": 2, "epochs": 1, "threads": 1},
+                      eval={"iw_samples": 0})
+    result = runner.invoke(app, ["train", str(write_recipe(tmp_path / "vae.yaml", raw)), "--out",
+                                 str(tmp_path / "vae")])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in (tmp_path / "vae" / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in rows if r["kind"] == "train"]
+    # linear KL weight over 10 steps, logged every 2 steps: the mean of the window's weights, as without parts
+    assert [round(r["kl_weight"], 6) for r in train[:3]] == [0.05, 0.25, 0.45]

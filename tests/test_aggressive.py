@@ -17,7 +17,7 @@ from textvae.data.batching import make_batch
 from textvae.errors import TextVAEError
 from textvae.objectives.objective import Objective
 from textvae.training import aggressive
-from textvae.training.trainer import grads_only_for, train_step
+from textvae.training.step import grads_only_for, train_step
 
 
 def test_inner_steps_stop_when_the_loss_per_token_stops_falling():
@@ -106,13 +106,13 @@ def test_aggressive_training_resumes_exactly_and_ends_when_mi_stops_rising(tmp_p
     log = [json.loads(x) for x in (tmp_path / "whole/metrics.jsonl").read_text().splitlines()]
     mis = [r["mi"] for r in log if r["kind"] == "valid"]
     rising = all(b > a for a, b in zip(mis, mis[1:], strict=False))
-    assert whole.state["aggressive"] == rising  # on while the MI rises, off for good once it does not
+    assert whole.state.aggressive == rising  # on while the MI rises, off for good once it does not
     plain = _trainer(from_dict(Recipe, {**tiny_recipe(recipe.data.corpus), "train": {"epochs": 1}}),
                      tmp_path / "plain")
     plain.fit()
     # the inner steps' tokens count: an aggressive epoch trains on many more tokens than a plain one
     first_epoch = [r for r in log if r["kind"] == "train" and r["epoch"] == 1]
-    assert sum(r["tokens"] for r in first_epoch) > 2 * plain.state["train_tokens"]
+    assert sum(r["tokens"] for r in first_epoch) > 2 * plain.state.train_tokens
 
     def crash_at_7(step):
         if step == 7:

@@ -12,7 +12,7 @@ from textvae.config import Recipe
 from textvae.data.batching import make_batch
 from textvae.models.weights import load_weights, save_weights
 from textvae.objectives import Objective
-from textvae.training.trainer import train_step
+from textvae.training.step import train_step
 
 runner = CliRunner()
 TIED = {"embed_dim": 16, "hidden_dim": 16, "tie_embeddings": True}

@@ -7,7 +7,7 @@ from torch import nn
 from textvae.config import Recipe
 from textvae.data.batching import make_batch
 from textvae.objectives import Objective
-from textvae.training.trainer import train_step
+from textvae.training.step import train_step
 
 
 def test_bidirectional_summary_is_last_forward_and_first_backward_state(make_model, make_sentences):

@@ -183,7 +183,7 @@ def test_character_samples_are_redrawn_each_epoch_and_resume_exactly(tmp_path):
     resumed.resume()
     resumed.fit()
     a, b = whole.model.state_dict(), resumed.model.state_dict()
-    assert resumed.state["step"] == whole.state["step"] == 15
+    assert resumed.state.step == whole.state.step == 15
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -322,4 +322,4 @@ def test_model_selection_follows_the_objective(tmp_path, kl_weight, select, key)
     (tmp_path / "run").mkdir()
     trainer.fit()
     valid = [json.loads(x) for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines() if '"valid"' in x]
-    assert trainer.state["best"] == min(r[key] for r in valid)
+    assert trainer.state.best == min(r[key] for r in valid)

@@ -113,7 +113,7 @@ def test_pretraining_cut_short_continues_with_the_same_command(tmp_path, monkeyp
 
     def cut(self):
         if self.run.path.name.endswith("-pretrain"):
-            raise TrainingInterrupted(signal.SIGTERM, self.state["step"], self.run)
+            raise TrainingInterrupted(signal.SIGTERM, self.state.step, self.run)
         fit(self)
 
     monkeypatch.setattr(Trainer, "fit", cut)

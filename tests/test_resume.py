@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -57,11 +58,11 @@ def test_resume_is_bitwise_identical(tmp_path, model_type, objective):
         fh.write('{"kind": "train", "step": 8, "rec"')  # a line cut short by the kill
     resumed = _trainer(recipe, tmp_path / "cut", vocab=first.vocab)
     resumed.resume()
-    assert resumed.state["step"] == 6
+    assert resumed.state.step == 6
     resumed.fit()
 
-    assert resumed.state["step"] == whole.state["step"] > 7
-    assert resumed.state["train_tokens"] == whole.state["train_tokens"]
+    assert resumed.state.step == whole.state.step > 7
+    assert resumed.state.train_tokens == whole.state.train_tokens
     for a, b in ((whole.model.state_dict(), resumed.model.state_dict()),
                  (whole.objective.state_dict(), resumed.objective.state_dict())):
         assert all(torch.equal(a[k], b[k]) for k in a)
@@ -84,7 +85,7 @@ def test_best_checkpoint_and_early_stop(tmp_path):
     assert len(valid) < 50, "early stopping never triggered"
     assert not valid[-1]["best"]
     assert (tmp_path / "run/best.safetensors").is_file()
-    assert trainer.state["best"] == min(r["neg_elbo"] for r in valid)
+    assert trainer.state.best == min(r["neg_elbo"] for r in valid)
 
 
 @pytest.mark.parametrize("reload", [True, False])
@@ -98,7 +99,7 @@ def test_decay_reload_goes_on_from_the_best_weights_and_max_decays_stops(tmp_pat
     trainer.fit()
     valid = [json.loads(x) for x in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
     valid = [r for r in valid if r["kind"] == "valid"]
-    assert trainer.state["decays"] == 2 and len(valid) < 60  # stopped by max_decays
+    assert trainer.state.decays == 2 and len(valid) < 60  # stopped by max_decays
     assert [r["lr"] for r in valid].count(0.25) == 1 and not valid[-1]["best"]
     best = load_file(str(tmp_path / "run/best.safetensors"))
     now = trainer.model.state_dict()
@@ -134,16 +135,16 @@ def test_finished_run_trains_on_when_its_epoch_cap_is_raised(tmp_path):
     cfg["train"].update(epochs=1, max_steps=0, early_stop=0)
     first = _trainer(from_dict(Recipe, cfg), tmp_path / "run")
     first.fit()
-    assert first.state["finished"] and first.state["epoch"] == 1
+    assert first.state.finished and first.state.epoch == 1
     again = _trainer(from_dict(Recipe, cfg), tmp_path / "run", vocab=first.vocab)
     again.resume()
-    assert again.state["finished"]  # same cap: nothing left to do
+    assert again.state.finished  # same cap: nothing left to do
     cfg["train"]["epochs"] = 2
     longer = _trainer(from_dict(Recipe, cfg), tmp_path / "run", vocab=first.vocab)
     longer.resume()
-    assert not longer.state["finished"]
+    assert not longer.state.finished
     longer.fit()
-    assert longer.state["epoch"] == 2 and longer.state["step"] == 2 * first.state["step"]
+    assert longer.state.epoch == 2 and longer.state.step == 2 * first.state.step
 
 
 # --- kill-anywhere resume: every step, the step cap, the validation line, signals, temporaries --------------------
@@ -157,7 +158,7 @@ def _log(run_dir) -> list[dict]:
 
 
 def _same_run(a: Trainer, b: Trainer) -> None:
-    assert a.state == {**b.state, "train_seconds": a.state["train_seconds"]}
+    assert a.state == dataclasses.replace(b.state, train_seconds=a.state.train_seconds)
     for x, y in ((a.model.state_dict(), b.model.state_dict()), (a.objective.state_dict(), b.objective.state_dict())):
         assert all(torch.equal(x[k], y[k]) for k in x)
     assert _log(a.run.path) == _log(b.run.path)
@@ -184,7 +185,7 @@ def test_a_crash_after_any_step_resumes_to_the_same_run(tmp_path):
     recipe = _crashing_recipe(tmp_path)
     whole = _trainer(recipe, tmp_path / "whole")
     whole.fit()
-    total = whole.state["step"]
+    total = whole.state.step
     assert total == 10 and total % 3 and (total // 2) % 3  # 5 batches an epoch: the epoch ends mid-window
     for crash in range(1, total + 1):
         def kill(step, crash=crash):
@@ -224,14 +225,14 @@ def test_a_kill_right_after_a_validation_line(tmp_path, monkeypatch):
     whole = _trainer(recipe, tmp_path / "whole")
     whole.fit()
     first = _trainer(recipe, tmp_path / "cut")
-    write = first._write_log
+    write = first.logbook.write
 
     def write_then_die(record):
         write(record)
         if record["kind"] == "valid":
             raise Crash
 
-    monkeypatch.setattr(first, "_write_log", write_then_die)
+    monkeypatch.setattr(first.logbook, "write", write_then_die)
     with pytest.raises(Crash):
         first.fit()
     _same_run(whole, _resume_after(recipe, tmp_path / "cut", first.vocab))
@@ -253,7 +254,7 @@ def test_a_signal_writes_a_checkpoint_and_the_run_resumes_exactly(tmp_path, sig)
         first.fit()
     assert info.value.step == 4 and info.value.signum == sig
     assert torch.load(first.run.checkpoint, weights_only=False)["step"] == 4  # nothing since step 0 was lost
-    assert signal.getsignal(sig) is not first._on_signal  # the handler is the caller's again
+    assert signal.getsignal(sig) != first._signals._note  # the handler is the caller's again
     _same_run(whole, _resume_after(recipe, tmp_path / "cut", first.vocab))
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from textvae.data.batching import make_batch
-from textvae.training.trainer import clip_gradients
+from textvae.training.step import clip_gradients
 
 
 @pytest.mark.parametrize("max_norm", [1e-3, 1e6])  # clipped, and left alone

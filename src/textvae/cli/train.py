@@ -88,7 +88,7 @@ def train(
     try:
         try:  # a recipe with train.pretrain trains its pretraining run first, inside start_run
             trainer = resume_run(resume, device) if resume is not None else start_run(recipe, set_, out, device)
-            if trainer.state["finished"] and trainer.run.report.is_file():  # nothing left to do: say what it got
+            if trainer.state.finished and trainer.run.report.is_file():  # nothing left to do: say what it got
                 if dist.ctx.main:
                     typer.echo(format_metrics(json.loads(trainer.run.report.read_text())))
                     typer.echo(f"(its report.json; `textvae evaluate {trainer.run.path}` evaluates it again)")

@@ -54,3 +54,15 @@ def encoder_steps(run_step, seqs, batches, max_steps: int, generator: torch.Gene
                 return sub + 1, total_tokens
             before, loss, tokens = now, 0.0, 0
     return max_steps, total_tokens
+
+
+def after_epoch(state, mi: float | None, epoch: int, log) -> None:
+    """Aggressive training stays on while the validation MI (nats) rises; the first epoch where it does not
+    (``epoch``, 1-based, for the message) ends it for good. ``state``: the run's TrainState."""
+    if not state.aggressive or mi is None:
+        return
+    if mi <= state.aggressive_mi:
+        state.aggressive = False
+        log(f"epoch {epoch}: validation mi {mi:.2f} did not rise above {state.aggressive_mi:.2f}: aggressive "
+            f"encoder training ends")
+    state.aggressive_mi = mi

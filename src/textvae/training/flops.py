@@ -64,3 +64,23 @@ def matmul_peak(device: str, dtype: torch.dtype = torch.float32, n: int = 1024, 
             torch.cuda.synchronize(device)
         best = min(best, time.perf_counter() - tic)
     return 2 * n**3 / best
+
+
+class FlopMeter:
+    """Model FLOPs per target token, counted on the first optimiser step a process takes (the same numbers
+    computed as without counting), and the peak (FLOP/s) measured when training starts."""
+
+    def __init__(self) -> None:
+        self.per_token: float | None = None
+        self.peak: float | None = None
+
+    def measure_peak(self, device: str, bf16: bool) -> None:
+        self.peak = matmul_peak(device, torch.bfloat16 if bf16 else torch.float32)
+
+    def step(self, run_step, tokens: int):
+        """``run_step()``'s result; the first call counts its FLOPs (per token of ``tokens``)."""
+        if self.per_token is not None:
+            return run_step()
+        out, flops = count_flops(run_step)
+        self.per_token = flops / max(tokens, 1)
+        return out

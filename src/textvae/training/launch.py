@@ -179,7 +179,7 @@ def pretrain(cfg: Recipe, run: Run, device: str | None, log: Callable[[str], Non
     if dist.ctx.main:
         log(f"pretraining: {source} in {folder}" + (" (continued)" if again else ""))
     trainer = resume_run(folder, device, log) if again else start_run(source, out=folder, device=device, log=log)
-    if not trainer.state["finished"]:
+    if not trainer.state.finished:
         if dist.ctx.main:
             log(trainer.describe())
         try:
