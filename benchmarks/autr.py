@@ -109,7 +109,7 @@ def speed(runs: Path, rounds: int = 3, steps: int = 5, sentences: int = 10) -> d
             times[name]["train_step"].append((time.perf_counter() - tic) / steps)
             model.eval()
             tic = time.perf_counter()
-            decode(model, z, DecodeOptions(method="beam", width=15, batch_size=15))  # one sentence at a time
+            decode(model.decoder, z, DecodeOptions(method="beam", width=15, batch_size=15))  # one sentence at a time
             times[name]["generate"].append((time.perf_counter() - tic) / sentences)
     return {name: {k: statistics.median(v) for k, v in t.items()} for name, t in times.items()}
 

@@ -78,7 +78,7 @@ def settle_speedup(model, mu: torch.Tensor, opts: DecodeOptions, rounds: int = 2
         for name in times:
             beam_mod._settled = real if name == "settled" else (lambda scores, finished, n: finished.all(1))
             try:
-                outs[name], secs = _timed(lambda: decode(model, mu, opts))
+                outs[name], secs = _timed(lambda: decode(model.decoder, mu, opts))
             finally:
                 beam_mod._settled = real
             times[name].append(secs)
@@ -111,8 +111,8 @@ def main() -> None:
     for method in ("greedy", "sample", "beam"):
         opts = DecodeOptions(method=method, max_len=args.max_len, ban_unk=True, width=args.width,
                              batch_size=args.batch_size)
-        decode(model, mu[: opts.batch_size], opts)  # warm-up
-        out, secs = _timed(lambda opts=opts: decode(model, mu, opts))
+        decode(model.decoder, mu[: opts.batch_size], opts)  # warm-up
+        out, secs = _timed(lambda opts=opts: decode(model.decoder, mu, opts))
         rows.append({"method": method if method != "beam" else f"beam-{args.width}", "sentences": len(out),
                      "codes_per_batch": args.batch_size if method != "beam" else args.batch_size // args.width,
                      "seconds": secs, "sentences_per_s": len(out) / secs,
@@ -122,7 +122,7 @@ def main() -> None:
     sub = mu[: args.naive]
     naive, t_naive = _timed(lambda: [naive_beam(model, sub[i : i + 1], args.width, args.max_len)
                                      for i in range(sub.shape[0])])
-    batched, t_batched = _timed(lambda: beam_search(model, sub, args.width, args.max_len, ban_unk=True).best)
+    batched, t_batched = _timed(lambda: beam_search(model.decoder, sub, args.width, args.max_len, ban_unk=True).best)
     agree = sum(a == b for a, b in zip(naive, batched, strict=True)) / len(naive)
     cmp = {"sentences": len(naive), "naive_seconds": t_naive, "batched_seconds": t_batched,
            "naive_sentences_per_s": len(naive) / t_naive, "batched_sentences_per_s": len(naive) / t_batched,

@@ -101,7 +101,7 @@ def run_textvae(args, run: Path, bf16: str = "false") -> dict:
     opts = DecodeOptions(method="beam", width=args.width, max_len=100, ban_unk=False, batch_size=256)
     tic = time.perf_counter()
     mu, _ = posterior_codes(model, test.ids, recipe.data.eval_batch_size, "cpu")
-    decoded = decode(model, mu, opts)
+    decoded = decode(model.decoder, mu, opts)
     beam_seconds = time.perf_counter() - tic
     n, tokens = len(test), sum(len(s) + 1 for s in decoded)
     m = model_macs(model)

@@ -193,3 +193,25 @@ def test_a_multi_process_launch_without_torchrun_stops_before_writing_anything(t
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "WORLD_SIZE=2 but RANK, MASTER_ADDR, MASTER_PORT not set" in proc.stderr and "torchrun" in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_cli_turns_only_textvae_errors_into_one_line(monkeypatch, tmp_path):
+    """A ValueError that is not a BadValue is a bug: it keeps its traceback (exit 1), not `error:` (exit 2)."""
+    from textvae import session
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal invariant")
+
+    monkeypatch.setattr(session, "open_run", broken)
+    result = runner.invoke(app, ["sample", str(tmp_path)])
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+    assert "error: an internal invariant" not in result.output
+    monkeypatch.setattr(session, "open_run", lambda *a, **k: (_ for _ in ()).throw(session_error()))
+    result = runner.invoke(app, ["sample", str(tmp_path)])
+    assert result.exit_code == 2 and "error: --steps: must be at least 2" in result.output
+
+
+def session_error():
+    from textvae.errors import BadValue
+
+    return BadValue("steps", "must be at least 2")

@@ -11,7 +11,7 @@ from textvae.config import KLWeightConfig, Recipe, load_recipe, recipe_to_yaml
 from textvae.errors import TextVAEError
 from textvae.objectives import kl_weight
 
-RECIPES = sorted(Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml"))
+RECIPES = sorted(p for p in Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml") if not p.name.startswith("_"))
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
@@ -85,5 +85,58 @@ def test_one_list_of_tokenizers_and_of_decode_methods():
     assert typing.get_args(typing.get_type_hints(InputConfig)["tokenizer"]) == ("auto", *TOKENIZERS)
     assert typing.get_args(typing.get_type_hints(DecodeOptions)["method"]) == METHODS
     assert Decoding.model_fields["method"].annotation.__args__ == METHODS
-    with pytest.raises(TextVAEError, match=r"--tokenizer: must be word, char, moses, penn or jieba, got 'x'"):
+    with pytest.raises(TextVAEError, match=r"^tokenizer: must be word, char, moses, penn or jieba, got 'x'") as info:
         check_tokenizer("x")
+    assert info.value.for_option().startswith("--tokenizer: must be")  # the CLI writes the option
+
+
+def test_every_recipe_loads_to_the_config_it_loaded_to():
+    """Recipes that extend a base state only what differs, and still load to what they loaded to before (the
+    digests in tests/fixtures/recipe_digests.json; a deliberate change rewrites them: tests/recipe_digests.py)."""
+    import json
+
+    from recipe_digests import FILE, digests
+
+    assert digests() == json.loads(FILE.read_text())
+
+
+def test_families_extend_a_base():
+    from textvae.config.loader import read_recipe  # noqa: F401  (the loader that merges them)
+
+    root = Path(__file__).resolve().parents[1] / "recipes"
+    for family in ("liu2019", "autogen"):
+        recipes = [p for p in (root / family).glob("*.yaml") if not p.name.startswith("_")]
+        assert recipes and all("extends:" in p.read_text() for p in recipes), family
+
+
+def test_extends_merges_sections_and_refuses_cycles(tmp_path):
+    (tmp_path / "_base.yaml").write_text("data: {corpus: ptb, batch_size: 8}\nmodel: {decoder: {kind: lstm, "
+                                         "hidden_dim: 16, z_concat: true}}\ntrain: {lr: 0.5}\n")
+    (tmp_path / "a.yaml").write_text("extends: _base.yaml\ntrain: {epochs: 3}\nmodel: {decoder: {hidden_dim: 8}}\n")
+    r = load_recipe(tmp_path / "a.yaml")
+    assert (r.data.batch_size, r.train.lr, r.train.epochs) == (8, 0.5, 3)
+    assert (r.model.decoder.hidden_dim, r.model.decoder.z_concat) == (8, True)
+    # another kind replaces the base's decoder whole (z_concat is not a deconv option)
+    (tmp_path / "b.yaml").write_text("extends: _base.yaml\nmodel: {decoder: {kind: deconv, length: 8, channels: [4, "
+                                     "4]}}\n")
+    assert load_recipe(tmp_path / "b.yaml").model.decoder.kind == "deconv"
+    (tmp_path / "c.yaml").write_text("extends: d.yaml\n")
+    (tmp_path / "d.yaml").write_text("extends: c.yaml\n")
+    with pytest.raises(TextVAEError, match="leads back to itself"):
+        load_recipe(tmp_path / "c.yaml")
+    (tmp_path / "e.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(TextVAEError, match="no such file"):
+        load_recipe(tmp_path / "e.yaml")
+
+
+def test_a_bad_value_names_its_parameter_and_the_cli_its_option():
+    import pickle
+
+    from textvae.errors import BadValue
+
+    exc = BadValue("from_label/to_label", "give both", "x")
+    assert str(exc) == "from_label/to_label x: give both" and isinstance(exc, ValueError)
+    assert exc.for_option() == "--from-label/--to-label x: give both"
+    assert exc.for_option({"from_label/to_label": "--labels"}) == "--labels x: give both"
+    again = pickle.loads(pickle.dumps(exc))  # sent between ranks whole
+    assert (type(again), again.param, str(again)) == (BadValue, exc.param, str(exc))

@@ -55,7 +55,7 @@ class Case:
         if self.kind is None:
             enc = build_encoder(LSTMEncoderConfig(embed_dim=8, hidden_dim=16), vocab_size)
             return TextVAE(enc, GaussianLatent(enc.out_dim, z_dim), _docs_example_class()(vocab_size, z_dim)).eval()
-        dec = DECODER_KINDS[self.kind](**self.decoder)
+        dec = DECODER_KINDS[self.kind].config(**self.decoder)
         model = build_model(ModelConfig(type=self.model_type, latent_dim=z_dim, decoder=dec,
                                         encoder=LSTMEncoderConfig(embed_dim=8, hidden_dim=16)), vocab_size)
         with torch.no_grad():  # sharper outputs: sentences differ a lot in probability, so ties do not occur
@@ -83,6 +83,9 @@ DECODER_CASES = {
                                           "layers": 3}),
     "autr": Case("autr", decoder={"length": 8, "embed_dim": 6, "hidden_dim": 10, "steps": 5}),
     "autr-few-steps": Case("autr", decoder={"length": 8, "embed_dim": 6, "hidden_dim": 10, "steps": 2}),
+    "transformer": Case("transformer", decoder={"embed_dim": 8, "layers": 2, "heads": 2, "ff_dim": 16, "max_len": 8}),
+    "transformer-lm": Case("transformer", model_type="lm", decoder={"embed_dim": 8, "layers": 1, "heads": 2,
+                                                                   "ff_dim": 16, "max_len": 8, "dropout": 0.0}),
     "docs-example": Case(None),
 }
 CASES = pytest.mark.parametrize("case", DECODER_CASES.values(), ids=DECODER_CASES.keys())
@@ -185,7 +188,7 @@ def test_exhaustive_beam_equals_brute_force(case):
     space = [list(s) for n in range(max_len) for s in itertools.product(WORDS, repeat=n)]  # 40 sentences
     rows = 3
     z = _codes(model, rows, seed=4)
-    hyps = beam_search(model, z, width=len(space), max_len=max_len, batch_size=rows, ban_unk=True, n_best=5)
+    hyps = beam_search(model.decoder, z, width=len(space), max_len=max_len, batch_size=rows, ban_unk=True, n_best=5)
     for b in range(rows):
         zb = None if z is None else z[b : b + 1].expand(len(space), -1)
         logp = -model.rec(make_batch(space, list(range(len(space)))), zb)
@@ -231,19 +234,36 @@ def test_latent_contract(model_type):
     assert kl.shape == (4, 3) and (kl >= 0).all() and (latent.deterministic == bool((kl == 0).all()))
 
 
-def test_lstm_decoder_config_fields_are_its_keyword_arguments():
-    """The table builds a decoder from its config's fields as keyword arguments: a config field the class does
+def test_every_kind_is_built_from_its_config_fields():
+    """The registry builds a module from its config's fields as keyword arguments: a config field the class does
     not take, or a renamed argument, fails here instead of in a user's recipe."""
     import inspect
 
     from textvae.config import kind_options
-    from textvae.models.decoders import DECODERS
-    from textvae.models.encoders import ENCODERS
 
-    for table, kinds, extra in ((DECODERS, DECODER_KINDS, {"vocab_size", "z_dim"}),
-                                (ENCODERS, ENCODER_KINDS, {"vocab_size"})):
-        assert set(table) == set(kinds)
-        for kind, cls in table.items():
+    for kinds, extra in ((DECODER_KINDS, {"vocab_size", "z_dim"}), (ENCODER_KINDS, {"vocab_size"})):
+        for name, kind in kinds.items():
+            module, cls_name = kind.builder.split(":")
+            cls = getattr(__import__(module, fromlist=[cls_name]), cls_name)
             params = set(inspect.signature(cls.__init__).parameters) - {"self"}
-            assert params == set(kind_options(kinds[kind]())) | extra, kind
+            assert params == set(kind_options(kind.config())) | extra, name
+            assert kind.config().kind == name
     assert LSTMDecoderConfig().kind == "lstm"
+
+
+@CASES
+def test_declared_capabilities_hold(case):
+    """What the registry declares of a kind is what its modules do: a kind that needs z has no language model,
+    a canvas kind writes one, and the config's length limit is the decoder's max_len."""
+    model = case.build()
+    kind = None if case.kind is None else DECODER_KINDS[case.kind]
+    if kind is None:
+        return
+    from textvae.models import capabilities
+
+    assert capabilities(model.decoder) is kind
+    assert kind.canvas == hasattr(model.decoder, "after")
+    limit = kind.config(**case.decoder).length_limit()
+    assert (model.decoder.max_len or 0) == limit
+    if kind.needs_z:
+        assert case.model_type != "lm"

@@ -185,10 +185,10 @@ def test_impute_typed_sentences(runs, tmp_path):
     (["impute", "RUN", "a b", "--split", "test"], "give sentences, --input FILE or --split SPLIT"),
     (["impute", "RUN", ""], "sentence 1: empty"),
     (["impute", "RUN", "a ___", "--blank", ""], "--blank: the blank marker must not be empty"),
-    (["impute", "RUN", "a ___", "--method", "gibbs"], "--method: must be one of icm, beam"),
+    (["impute", "RUN", "a ___", "--method", "gibbs"], "--method: must be icm, beam or em, got 'gibbs'"),
     (["impute", "RUN", "a ___", "--width", "0"], "--width: must be >= 1"),
-    (["impute-eval", "RUN", "--mask", "middle"], "--mask: must be one of final20, random30"),
-    (["adversarial", "RUN", "--lm", "RUN"], "--lm must be a language model run"),
+    (["impute-eval", "RUN", "--mask", "middle"], "--mask: must be final20 or random30, got 'middle'"),
+    (["adversarial", "RUN", "--lm", "RUN"], ": must be a language model run"),
     (["adversarial", "RUN", "--limit", "12"], "at least 10 true and 10 imputed"),
 ])
 def test_bad_imputation_input(runs, args, message):

@@ -127,7 +127,7 @@ def test_interpolation_endpoints_decode_like_the_endpoint_codes(run):
     assert [s["t"] for s in out["steps"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
     recipe, vocab, model = load_run(run, "cpu")
     mu, _ = posterior_codes(model, [vocab.encode(a.split()), vocab.encode(b.split())])
-    ends = [" ".join(vocab.decode(s)) for s in greedy_decode(model, mu, ban_unk=True)]
+    ends = [" ".join(vocab.decode(s)) for s in greedy_decode(model.decoder, mu, ban_unk=True)]
     assert [out["steps"][0]["sentence"], out["steps"][-1]["sentence"]] == ends
     assert len(_json(["interpolate", str(run), "--prior", "--steps", "3"])["steps"]) == 3
 

@@ -200,7 +200,7 @@ def test_greedy_decode_is_stepwise_argmax_without_specials(make_model, kw):
     z = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)) * 2.0
     max_len = 12
     model, refs = _tempting_model(make_model, "vae", z, max_len, lambda lens: len(set(lens)) >= 2, **kw)
-    out = greedy_decode(model, z, max_len=max_len)
+    out = greedy_decode(model.decoder, z, max_len=max_len)
     assert out == refs
     for row in out:
         assert PAD not in row and BOS not in row and EOS not in row
@@ -214,14 +214,14 @@ def test_greedy_decode_stops_per_row_and_truncates(make_model):
     z = torch.randn(16, 3, generator=torch.Generator().manual_seed(1)) * 2.0
     # Some rows end early and some run to max_len, so both paths are exercised.
     model, refs = _tempting_model(make_model, "vae", z, 8, lambda lens: min(lens) < 3 and max(lens) == 8)
-    assert greedy_decode(model, z, max_len=8) == refs
+    assert greedy_decode(model.decoder, z, max_len=8) == refs
     # A shorter budget truncates each row to a prefix.
-    assert greedy_decode(model, z, max_len=3) == [r[:3] for r in refs]
+    assert greedy_decode(model.decoder, z, max_len=3) == [r[:3] for r in refs]
 
 
 def test_greedy_decode_lm_rows_are_identical(make_model):
     model, (ref,) = _tempting_model(make_model, "lm", None, 10, lambda lens: lens[0] > 0)
-    assert greedy_decode(model, None, max_len=10, batch_size=3) == [ref, ref, ref]
+    assert greedy_decode(model.decoder, None, max_len=10, batch_size=3) == [ref, ref, ref]
 
 
 def test_greedy_decode_can_ban_unk(make_model):
@@ -230,8 +230,8 @@ def test_greedy_decode_can_ban_unk(make_model):
         model.decoder.out.bias[UNK] = 50.0  # <unk> would win every step
         model.decoder.out.bias[EOS] = -50.0  # and banning it cannot be dodged by ending at once
     z = torch.randn(6, model.z_dim, generator=torch.Generator().manual_seed(0))
-    assert any(UNK in row for row in greedy_decode(model, z, max_len=5))
-    banned = greedy_decode(model, z, max_len=5, ban_unk=True)
+    assert any(UNK in row for row in greedy_decode(model.decoder, z, max_len=5))
+    banned = greedy_decode(model.decoder, z, max_len=5, ban_unk=True)
     assert all(UNK not in row for row in banned) and all(len(row) > 0 for row in banned)
 
 

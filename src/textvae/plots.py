@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from textvae.atomic import write_atomic
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.evaluation.units import UNITS
 
 
@@ -116,7 +116,7 @@ def plot_compare(result: dict, figures: list[str], out: Path) -> Path:
 
     unknown = [f for f in figures if f not in result["figures"]]
     if unknown:
-        raise TextVAEError(f"--plot: no run has {', '.join(unknown)} (figures: {', '.join(result['figures'])})")
+        raise BadValue("figures", f"no run has {', '.join(unknown)} (figures: {', '.join(result['figures'])})")
     rows = result["rows"]
     names = [Path(r["run"]).name for r in rows]
     fig, axes = plt.subplots(1, len(figures), figsize=(max(4.0, 0.6 * len(rows) + 2) * len(figures), 3.8),

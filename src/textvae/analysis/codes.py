@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from textvae.data.batching import bucket_order, iterate_batches
+from textvae.errors import BadValue, TextVAEError
 from textvae.models.vae import TextVAE, eval_mode
 from textvae.progress import task
 
@@ -14,7 +15,7 @@ def posterior_codes(model: TextVAE, seqs: list[list[int]], batch_size: int = 128
     """q(z|x) of each sentence (token ids, no specials), in input order: mu (N, Z) and logvar (N, Z) (None for
     the autoencoder), on the CPU. Batched by length, so padding costs nothing."""
     if not model.has_latent:
-        raise ValueError("this model has no latent code (an RNNLM)")
+        raise TextVAEError("this model has no latent code (an RNNLM)")
     mu = torch.empty(len(seqs), model.z_dim)
     logvar = torch.empty(len(seqs), model.z_dim) if model.is_stochastic else None
     with eval_mode(model), task("encode", len(seqs)) as progress:
@@ -45,7 +46,7 @@ def homotopy(z1: torch.Tensor, z2: torch.Tensor, steps: int) -> torch.Tensor:
     """``steps`` codes on the line from z1 to z2 (Z,), endpoints included: z(t) = z1 (1 - t) + z2 t,
     (steps, Z) (Bowman et al. 6.3)."""
     if steps < 2:
-        raise ValueError(f"a homotopy needs at least 2 steps, got {steps}")
+        raise BadValue("steps", f"a homotopy needs at least 2, got {steps}")
     t = torch.linspace(0, 1, steps, dtype=z1.dtype, device=z1.device).unsqueeze(1)
     return z1 * (1 - t) + z2 * t
 

@@ -7,6 +7,8 @@ import contextlib
 import sys
 from collections import Counter
 
+from textvae.errors import TextVAEError
+
 
 def _fast_bleu():
     try:
@@ -46,7 +48,7 @@ def distinct_n(samples: list[list[str]], n: int) -> float:
 def generation_scores(samples: list[list[str]], references: list[list[str]]) -> dict:
     """BLEU-4/5, Self-BLEU-4/5 (0..100), distinct-1/2 (0..1) and mean length (tokens) of tokenized samples."""
     if not samples or not references:
-        raise ValueError("need at least one sample and one reference")
+        raise TextVAEError("need at least one sample and one reference sentence")
     return {**bleu_scores(samples, references), "distinct1": distinct_n(samples, 1),
             "distinct2": distinct_n(samples, 2), "mean_length": sum(map(len, samples)) / len(samples),
             "samples": len(samples), "references": len(references)}

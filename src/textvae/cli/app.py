@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from textvae.atomic import to_json
-from textvae.errors import TextVAEError, listed
+from textvae.errors import BadValue, TextVAEError, listed
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Variational autoencoders of sentences.")
 
@@ -54,16 +54,23 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+OPTIONS = {"overrides": "--set", "a/b": "A B (or --prior)", "figures": "--plot"}
+"""Library parameters whose command-line option is not ``--`` and the parameter's name (BadValue.for_option)."""
+
+
 def command(name: str | None = None, on: typer.Typer | None = None) -> Callable:
     """Register a command on the app (or the sub-app ``on``) with the one error style of the CLI: a TextVAEError
-    or a ValueError from the body (bad input: a file, an option, a recipe value) becomes ``error: <message>`` on
-    stderr and exit status 2, with no traceback."""
+    from the body (bad input: a file, an option, a recipe value) becomes ``error: <message>`` on stderr and exit
+    status 2, with no traceback; a BadValue names the option that carried the value. Any other exception is a bug
+    and keeps its traceback."""
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except (TextVAEError, ValueError) as exc:
+            except BadValue as exc:
+                fail(exc.for_option(OPTIONS))
+            except TextVAEError as exc:
                 fail(str(exc))
 
         return (on or app).command(name)(guarded)

@@ -107,7 +107,8 @@ def arithmetic(run: Path = RUN,
                                                         "of --split with this label (labelled corpora)."),
                to_label: Optional[str] = typer.Option(None, "--to-label", help="Instead of --to: the lines of "
                                                       "--split with this label."),
-               split: str = typer.Option("test", help="The split --from-label and --to-label read."),
+               split: str = typer.Option("test", help="The split --from-label and --to-label read (all its lines "
+                                         "with each label; the web explorer's default: the first 2,000 of train)."),
                scale: float = typer.Option(1.0, help="Multiple of the attribute vector added."),
                limit: int = typer.Option(20, help="Edit at most this many lines (0: all)."),
                method: str = METHOD, width: int = WIDTH, max_len: int = MAX_LEN, allow_unk: bool = ALLOW_UNK,
@@ -129,14 +130,11 @@ def arithmetic(run: Path = RUN,
         a, p, q = r["read_as"]
         emit(as_json, r, [f"{a}  +  ({q})  -  ({p})", f"=> {r['b']}", *reading_note(r["reading"])])
         return
-    labelled = from_label is not None or to_label is not None
-    src = sessions.labelled_lines(s, split, from_label) if from_label is not None else read_lines(source)
-    tgt = sessions.labelled_lines(s, split, to_label) if to_label is not None else read_lines(target)
-    if labelled and (from_label is None or to_label is None or apply is not None):
-        raise TextVAEError("--from-label and --to-label go together, and edit the --from-label lines (no --apply)")
-    lines = src if apply is None else read_lines(apply)
-    r = sessions.attribute_transfer(s, src, tgt, lines[:limit] if limit > 0 else lines, scale, opts,
-                                    corpus=labelled)
+    if (from_label is not None or to_label is not None) and apply is not None:
+        raise TextVAEError("--from-label and --to-label edit the --from-label lines (no --apply)")
+    r = sessions.attribute_transfer(s, read_lines(source) if source else [], read_lines(target) if target else [],
+                                    read_lines(apply) if apply else [], scale, opts, from_label, to_label, split,
+                                    per_label=0, limit=limit)
     text = [f"attribute vector: norm {r['vector_norm']:.3f}, scale {scale}", *reading_note(r["reading"])]
     for row in r["rows"]:
         text += ["", f"input:   {row['read_as']}", f"decoded: {row['decoded']}", f"edited:  {row['edited']}"]

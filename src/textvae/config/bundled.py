@@ -30,11 +30,13 @@ def recipe_root() -> Path:
 
 def bundled_recipes() -> dict[str, Path]:
     """Name -> file of every bundled recipe, sorted by name; the name is the path under the recipe folder
-    without ``.yaml`` (``quick``, ``bowman2016/ptb_vae``)."""
+    without ``.yaml`` (``quick``, ``bowman2016/ptb_vae``). Bases that recipes extend (``_NAME.yaml``) are not
+    recipes of their own and are left out."""
     root = recipe_root()
     if not root.is_dir():
         return {}
-    return {p.relative_to(root).with_suffix("").as_posix(): p for p in sorted(root.rglob("*.yaml"))}
+    return {p.relative_to(root).with_suffix("").as_posix(): p for p in sorted(root.rglob("*.yaml"))
+            if not p.name.startswith("_")}
 
 
 def recipe_summary(path: Path, width: int = 110) -> str:

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 import yaml
 
-from textvae.config.model import FlatModelConfig, ModelConfig, fixed_length, is_flat, upgrade_flat_model
+from textvae.config.model import DECODER_KINDS, FlatModelConfig, ModelConfig, fixed_length, is_flat, upgrade_flat_model
 from textvae.config.sections import Recipe
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 
 
 class _Loader(yaml.SafeLoader):
@@ -79,13 +79,13 @@ def _convert(value: Any, tp: Any, where: str, source: str) -> Any:
 
 def _pick_kind(f: dataclasses.Field, value: Any, where: str, source: str) -> type:
     """The dataclass of a kind-tagged section (a field whose metadata has ``kinds``), from its ``kind`` key."""
-    kinds: dict[str, type] = f.metadata["kinds"]
+    kinds: dict = f.metadata["kinds"]
     if not isinstance(value, dict):
         raise TextVAEError(f"{source}: '{where}' must be a mapping, got {value!r}")
     kind = value.get("kind", next(iter(kinds)))
     if kind not in kinds:
         raise TextVAEError(f"{source}: '{where}.kind' must be one of {', '.join(map(repr, kinds))}, got {kind!r}")
-    return kinds[kind]
+    return kinds[kind].config
 
 
 def _upgrade_flat(data: dict, source: str, prefix: str) -> dict:
@@ -120,12 +120,12 @@ def from_dict(cls: type, data: dict, source: str = "recipe", prefix: str = "") -
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
-        raise TextVAEError(f"--set: expected KEY=VALUE, got '{text}'")
+        raise BadValue("overrides", "expected KEY=VALUE", repr(text))
     key, raw = text.split("=", 1)
     try:
         return key.strip().split("."), parse_yaml(raw)
     except yaml.YAMLError as exc:
-        raise TextVAEError(f"--set {text}: not a valid YAML value ({str(exc).splitlines()[0]})") from None
+        raise BadValue("overrides", f"not a valid YAML value ({str(exc).splitlines()[0]})", text) from None
 
 
 DEFAULT_VAE_OBJECTIVE = {"kl_weight": {"schedule": "linear", "steps": 2000}, "word_dropout": {"keep": 0.5},
@@ -143,13 +143,11 @@ DEFAULT_OBJECTIVE_NOTE = (f"objective: the recipe names none, so this VAE trains
                           f"plain ELBO")
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None, log=None) -> Recipe:
-    """Load a recipe YAML file (a path, or the name of a bundled recipe: :func:`textvae.config.bundled.find_recipe`);
-    ``overrides`` are ``section.key=value`` strings applied on top. A VAE recipe with no ``objective`` section (in
-    the file or the overrides) gets :data:`DEFAULT_VAE_OBJECTIVE`, and ``log`` (if given) is told so."""
-    from textvae.config.bundled import find_recipe
-
-    path = find_recipe(path)
+def read_recipe(path: Path, extended_by: tuple[Path, ...] = ()) -> dict:
+    """A recipe file as a mapping, with the base recipe it ``extends`` (a path relative to its folder) merged
+    under it, recursively: the file states only what differs from its base (:func:`merge_sections`). A base is a
+    recipe file too; by convention its name starts with ``_`` (``recipes/liu2019/_ptb.yaml``), which keeps it out
+    of the bundled recipes' list."""
     try:
         data = parse_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -158,13 +156,47 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, log=None) 
         raise TextVAEError(f"{path}: recipe file is empty (a recipe names at least its sections; see recipes/)")
     if not isinstance(data, dict):
         raise TextVAEError(f"{path}: a recipe must be a mapping of sections")
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise TextVAEError(f"{path}: 'extends' must be the path of a base recipe file, got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in (*extended_by, path.resolve()):
+        raise TextVAEError(f"{path}: 'extends: {base}' leads back to itself ({' -> '.join(map(str, extended_by))})")
+    if not base_path.is_file():
+        raise TextVAEError(f"{path}: 'extends: {base}': no such file ({base_path})")
+    return merge_sections(read_recipe(base_path, (*extended_by, path.resolve())), data)
+
+
+def merge_sections(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` on top: mappings merged key by key, other values (lists included) replaced; a
+    kind-tagged mapping (an encoder or decoder) whose ``kind`` differs from the base's replaces it whole."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        old = out.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and value.get("kind", old.get("kind")) == old.get("kind"):
+            out[key] = merge_sections(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None, log=None) -> Recipe:
+    """Load a recipe YAML file (a path, or the name of a bundled recipe: :func:`textvae.config.bundled.find_recipe`);
+    ``overrides`` are ``section.key=value`` strings applied on top. A VAE recipe with no ``objective`` section (in
+    the file or the overrides) gets :data:`DEFAULT_VAE_OBJECTIVE`, and ``log`` (if given) is told so."""
+    from textvae.config.bundled import find_recipe
+
+    path = find_recipe(path)
+    data = read_recipe(path)
     for text in overrides or []:
         keys, value = _parse_override(text)
         node = data
         for k in keys[:-1]:
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
-                raise TextVAEError(f"--set {text}: '{k}' is not a section")
+                raise BadValue("overrides", f"'{k}' is not a section", text)
         node[keys[-1]] = value
     model = data.get("model")
     if "objective" not in data and (model.get("type", "vae") if isinstance(model, dict) else "vae") == "vae":
@@ -179,32 +211,15 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, log=None) 
 
 
 def _model_rules(recipe: Recipe) -> list[tuple[str, Any, bool, str]]:
-    """Range rules for the model section that hold for every kind, by field name: sizes (``*_dim``) and
-    ``layers`` at least 1, ``dropout`` in [0, 1), ``channels`` a non-empty list of sizes, and a fixed ``length``
-    that the kind's stride-2 layers can halve (conv: 2^len(channels) divides it; the deconvolution decoders:
-    2^(len(channels) - 1))."""
+    """Range rules for the model section: its own, and each encoder and decoder config's
+    (:meth:`textvae.config.model.KindConfig.rules`) under its key."""
     m = recipe.model
     rules = [("model.latent_dim", m.latent_dim, m.latent_dim >= 1, ">= 1"),
              ("model.init_range", m.init_range, m.init_range >= 0, ">= 0 (0: PyTorch's own initialisation)"),
              ("model.embed_init_range", m.embed_init_range, m.embed_init_range > 0, "> 0")]
     for part in ("encoder", "decoder"):
-        cfg = getattr(m, part)
-        for f in dataclasses.fields(cfg):
-            value, key = getattr(cfg, f.name), f"model.{part}.{f.name}"
-            if f.name.endswith("_dim") or f.name in ("layers", "steps", "length"):
-                rules.append((key, value, value >= 1, ">= 1"))
-            elif f.name == "dropout":
-                rules.append((key, value, 0 <= value < 1, "in [0, 1)"))
-            elif f.name == "channels":
-                rules.append((key, value, bool(value) and min(value) >= 1, "a non-empty list of sizes >= 1"))
-        if getattr(cfg, "tie_embeddings", False):
-            rules.append((f"model.{part}.tie_embeddings", True, cfg.embed_dim == cfg.hidden_dim,
-                          f"false unless model.{part}.embed_dim equals its hidden_dim ({cfg.embed_dim} != "
-                          f"{cfg.hidden_dim})"))
-        if hasattr(cfg, "length") and getattr(cfg, "channels", None):
-            halvings = len(cfg.channels) - (0 if part == "encoder" else 1)
-            rules.append((f"model.{part}.length", cfg.length, cfg.length >= 2 and cfg.length % 2 ** halvings == 0,
-                          f"a multiple of {2 ** halvings} (its {halvings} stride-2 layers halve it), >= 2"))
+        rules += [(f"model.{part}.{name}", value, ok, want.replace("@.", f"model.{part}."))
+                  for name, value, ok, want in getattr(m, part).rules()]
     return rules
 
 
@@ -274,7 +289,7 @@ def check_ranges(recipe: Recipe, source: str) -> Recipe:
             ok = False
         if not ok:
             raise TextVAEError(f"{source}: '{key}' must be {want}, got {value!r}")
-    if recipe.model.type == "lm" and recipe.model.decoder.kind in ("deconv", "hybrid", "bytenet", "autr"):
+    if recipe.model.type == "lm" and DECODER_KINDS[recipe.model.decoder.kind].needs_z:
         raise TextVAEError(f"{source}: 'model.decoder.kind' {recipe.model.decoder.kind!r} decodes from a latent code: "
                            f"model.type must be vae or ae, not lm")
     if d.sample_length and d.tokenizer != "char":

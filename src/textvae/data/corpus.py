@@ -146,7 +146,7 @@ def split_indices(n: int, valid_fraction: float, test_fraction: float, seed: int
     split keeps the file's order."""
     n_valid, n_test = (max(1, round(n * f)) for f in (valid_fraction, test_fraction))
     if n - n_valid - n_test < 1:
-        raise ValueError(f"{n} lines are too few to split into train, valid and test")
+        raise TextVAEError(f"{n} lines are too few to split into train, valid and test")
     perm = np.random.default_rng(seed).permutation(n)
     parts = {"valid": perm[:n_valid], "test": perm[n_valid : n_valid + n_test], "train": perm[n_valid + n_test :]}
     return {k: sorted(v.tolist()) for k, v in parts.items()}

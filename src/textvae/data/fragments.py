@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from textvae.errors import BadValue, TextVAEError
+
 
 class Fragments:
     """Word-aligned fragments of ``lines``, at most ``length`` - 1 characters each (single spaces between words)."""
 
     def __init__(self, lines: list[str], length: int):
         if length < 2:
-            raise ValueError(f"fragments need a length of at least 2, got {length}")
+            raise BadValue("length", f"fragments need at least 2 characters, got {length}")
         self.lines = [" ".join(line.split()) for line in lines]
         self.lines = [line for line in self.lines if line]
         self.length = length
         starts = [(i, j) for i, line in enumerate(self.lines) for j, ch in enumerate(line)
                   if ch != " " and (j == 0 or line[j - 1] == " ")]
         if not starts:
-            raise ValueError("no words to draw fragments from")
+            raise TextVAEError("no words to draw character fragments from (an empty text)")
         self.starts = np.array(starts, dtype=np.int64)
 
     def cut(self, line: int, start: int) -> str:

@@ -32,7 +32,7 @@ from textvae.atomic import write_atomic, write_json_atomic, write_text_atomic
 from textvae.data.corpus import CORPORA, LABELS, SPLITS, registered_labels, split_files, split_indices
 from textvae.data.tokenize import tokenize
 from textvae.data.vocab import SPECIALS, UNK, Vocab
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.progress import task
 
 FORMAT = 1
@@ -204,9 +204,9 @@ def prepare(corpus: list[str], out: str | Path, cfg, vocab_file: str | Path | No
     Resumes an interrupted preparation of the same corpus and settings; returns the manifest."""
     out = Path(out)
     if shard_sentences < 1:
-        raise TextVAEError(f"--shard-sentences: must be >= 1, got {shard_sentences}")
+        raise BadValue("shard_sentences", f"must be >= 1, got {shard_sentences}")
     if is_prepared(out):
-        raise TextVAEError(f"--out {out}: already holds a prepared corpus")
+        raise BadValue("out", "already holds a prepared corpus", out)
     src = find_source(corpus)
     settings = {k: getattr(cfg, k) for k in SETTINGS} | (
         {k: getattr(cfg, k) for k in SPLIT_SETTINGS} if src.single else {})
@@ -291,11 +291,11 @@ def _start(out: Path, head: dict) -> dict:
     if state_file.is_file():
         state = json.loads(state_file.read_text())
         if state["head"] != head:
-            raise TextVAEError(f"--out {out}: holds an interrupted preparation of {state['head']['source']} with "
-                               f"other settings; remove it or give another --out")
+            raise BadValue("out", f"holds an interrupted preparation of {state['head']['source']} with "
+                               f"other settings; remove it or give another folder", out)
         return state
     if out.exists() and (not out.is_dir() or any(p.name != VOCAB for p in out.iterdir())):
-        raise TextVAEError(f"--out {out}: exists and is not an interrupted preparation; give a new folder")
+        raise BadValue("out", "exists and is not an interrupted preparation; give a new folder", out)
     out.mkdir(parents=True, exist_ok=True)
     state = {"head": head, "splits": {}}
     write_json_atomic(state_file, state)

@@ -8,13 +8,13 @@ import unicodedata
 
 from textvae.config.sections import TOKENIZERS
 from textvae.data.normalize import split_text
-from textvae.errors import TextVAEError, listed
+from textvae.errors import BadValue, listed
 
 
-def check_tokenizer(kind: str, option: str = "--tokenizer") -> str:
-    """``kind`` when it is one of :data:`TOKENIZERS`, else a TextVAEError naming ``option`` and the value."""
+def check_tokenizer(kind: str) -> str:
+    """``kind`` when it is one of :data:`TOKENIZERS`, else a BadValue naming the value."""
     if kind not in TOKENIZERS:
-        raise TextVAEError(f"{option}: must be {listed(TOKENIZERS)}, got {kind!r}")
+        raise BadValue("tokenizer", f"must be {listed(TOKENIZERS)}, got {kind!r}")
     return kind
 
 

@@ -17,7 +17,9 @@ import torch
 
 from textvae.data.vocab import EOS
 from textvae.decoding.common import banned_tokens, forced_at, last_forced, start, strip_eos
-from textvae.models.vae import TextVAE, eval_mode
+from textvae.errors import BadValue
+from textvae.models.interface import Decoder
+from textvae.models.vae import eval_mode
 
 
 @dataclass
@@ -79,7 +81,7 @@ def _settled(scores: torch.Tensor, finished: torch.Tensor, n_best: int) -> torch
     return finished.all(1) | (ended > best_open)
 
 
-def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len: int = 50, batch_size: int = 1,
+def beam_search(decoder: Decoder, z: torch.Tensor | None, width: int = 15, max_len: int = 50, batch_size: int = 1,
                 length_penalty: float = 0.0, ban_unk: bool = False, forced: torch.Tensor | None = None,
                 n_best: int = 1) -> Hypotheses:
     """Beam search from codes z (B, Z) (``batch_size`` rows without z). ``forced`` (B, T) long: the token
@@ -88,12 +90,12 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
     ended hypotheses beat every open one (the output is the same as searching to the end, sooner). Returns the
     ``n_best`` (<= width) hypotheses per sentence."""
     if not 1 <= n_best <= width:
-        raise ValueError(f"n_best must be in 1..width={width}, got {n_best}")
+        raise BadValue("n_best", f"must be in 1..width={width}, got {n_best}")
     banned = banned_tokens(ban_unk)
-    with eval_mode(model):
+    with eval_mode(decoder):
         B = z.shape[0] if z is not None else batch_size
         zr = z.repeat_interleave(width, 0) if z is not None else None
-        state, tok = start(model, zr, B * width)
+        state, tok = start(decoder, zr, B * width)
         device = tok.device
         last = None
         if forced is not None:
@@ -109,7 +111,7 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
         out_scores, out_lengths = torch.empty_like(scores), torch.empty_like(lengths)
         out_history: list[torch.Tensor | None] = [None] * B
         for t in range(max_len):
-            logits, state = model.decoder.step(tok, state, zr)
+            logits, state = decoder.step(tok, state, zr)
             logp = logits.float().log_softmax(-1).view(len(rows), width, -1)
             V = logp.shape[-1]
             ext = _extensions(logp, scores, t, max_len, banned, forced, last, finished)
@@ -119,7 +121,7 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
             was_done = finished.gather(1, beam)
             lengths = lengths.gather(1, beam) + (~was_done).long()
             finished = was_done | (tok2 == EOS) | torch.isinf(scores)  # -inf: no live hypothesis in this slot
-            state = model.decoder.reorder_state(state, (beam + offsets).view(-1))
+            state = decoder.reorder_state(state, (beam + offsets).view(-1))
             tok = tok2.view(-1)
             done = _settled(scores, finished, n_best) if not length_penalty else finished.all(1)
             if bool(done.any()):
@@ -133,7 +135,7 @@ def beam_search(model: TextVAE, z: torch.Tensor | None, width: int = 15, max_len
                 flat = (keep.unsqueeze(1) * width + torch.arange(width, device=device)).view(-1)
                 rows, scores, finished, lengths, history = (rows[keep], scores[keep], finished[keep], lengths[keep],
                                                             history[keep])
-                state, tok = model.decoder.reorder_state(state, flat), tok[flat]
+                state, tok = decoder.reorder_state(state, flat), tok[flat]
                 zr = zr[flat] if zr is not None else None
                 offsets = offsets[: len(keep)]
                 if forced is not None:

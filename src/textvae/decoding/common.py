@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 
 from textvae.data.vocab import BOS, EOS, PAD, UNK
-from textvae.models.vae import TextVAE, eval_mode
+from textvae.models.interface import Decoder
+from textvae.models.vae import eval_mode
 
 
 def banned_tokens(ban_unk: bool) -> list[int]:
@@ -15,11 +16,11 @@ def banned_tokens(ban_unk: bool) -> list[int]:
     return [PAD, BOS, UNK] if ban_unk else [PAD, BOS]
 
 
-def start(model: TextVAE, z: torch.Tensor | None, batch_size: int) -> tuple[object, torch.Tensor]:
+def start(decoder: Decoder, z: torch.Tensor | None, batch_size: int) -> tuple[object, torch.Tensor]:
     """Initial decoder state and first input (<bos>) for B = len(z) rows (``batch_size`` rows without z)."""
     b = z.shape[0] if z is not None else batch_size
-    device = z.device if z is not None else next(model.parameters()).device
-    return model.decoder.init_state(z, b, device), torch.full((b,), BOS, dtype=torch.long, device=device)
+    device = z.device if z is not None else next(decoder.parameters()).device
+    return decoder.init_state(z, b, device), torch.full((b,), BOS, dtype=torch.long, device=device)
 
 
 def strip_eos(rows: list[list[int]]) -> list[list[int]]:
@@ -39,22 +40,22 @@ def last_forced(forced: torch.Tensor) -> torch.Tensor:
     return torch.where(forced >= 0, pos, torch.full_like(pos, -1)).amax(1)
 
 
-def decode_loop(model: TextVAE, z: torch.Tensor | None, pick: Callable[[torch.Tensor], torch.Tensor],
+def decode_loop(decoder: Decoder, z: torch.Tensor | None, pick: Callable[[torch.Tensor], torch.Tensor],
                 max_len: int, batch_size: int, ban_unk: bool, forced: torch.Tensor | None = None) -> list[list[int]]:
     """Left-to-right decoding of B rows at once: ``pick`` maps the step's logits (B, V), banned tokens at
     -inf, to the next tokens (B,). ``forced`` (B, T) long: the token a row must emit at step t (even a banned
     one; -1 where free; </s> at t: the row ends exactly there); a row cannot end before its last forced token.
     Stops when every row has produced </s>; returns ids without </s>."""
     banned = banned_tokens(ban_unk)
-    with eval_mode(model):
-        state, tok = start(model, z, batch_size)
+    with eval_mode(decoder):
+        state, tok = start(decoder, z, batch_size)
         done = torch.zeros_like(tok, dtype=torch.bool)
         if forced is not None:
             forced = forced.to(tok.device)
             last = last_forced(forced)
         out = []
         for t in range(max_len):
-            logits, state = model.decoder.step(tok, state, z)
+            logits, state = decoder.step(tok, state, z)
             logits[:, banned] = float("-inf")
             if forced is not None:
                 logits[t < last, EOS] = float("-inf")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from textvae.decoding.common import decode_loop
-from textvae.models.vae import TextVAE
+from textvae.errors import BadValue
+from textvae.models.interface import Decoder
 
 
 def truncate_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
@@ -14,7 +15,7 @@ def truncate_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int =
     set of most probable tokens whose probability reaches top_p (0 and 1.0 switch a filter off). The most
     probable token always survives."""
     if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+        raise BadValue("temperature", f"must be > 0, got {temperature}")
     logits = logits.float() / temperature
     if 0 < top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
@@ -28,7 +29,7 @@ def truncate_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int =
     return logits
 
 
-def sample_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, batch_size: int = 1,
+def sample_decode(decoder: Decoder, z: torch.Tensor | None, max_len: int = 50, batch_size: int = 1,
                   temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, ban_unk: bool = False,
                   generator: torch.Generator | None = None, forced: torch.Tensor | None = None) -> list[list[int]]:
     """Sample x ~ p(x | z) token by token from codes z (B, Z) (``batch_size`` rows without z), through
@@ -38,4 +39,4 @@ def sample_decode(model: TextVAE, z: torch.Tensor | None, max_len: int = 50, bat
         probs = truncate_logits(logits, temperature, top_k, top_p).softmax(-1)
         return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
-    return decode_loop(model, z, pick, max_len, batch_size, ban_unk, forced)
+    return decode_loop(decoder, z, pick, max_len, batch_size, ban_unk, forced)

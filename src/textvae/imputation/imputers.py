@@ -10,6 +10,8 @@ import torch
 from textvae.data.batching import make_batch
 from textvae.data.vocab import EOS, UNK
 from textvae.decoding.beam import beam_search
+from textvae.errors import BadValue, listed
+from textvae.models.decoders import capabilities
 from textvae.models.latent import GaussianLatent
 from textvae.models.vae import TextVAE, eval_mode
 from textvae.progress import task
@@ -52,7 +54,7 @@ def constrained_beam(model: TextVAE, z: torch.Tensor | None, sentences: list[Bla
     search of ``width`` forced to the visible words and to each sentence's length: the completions (ids) and
     their log p(x | z) (B,), nats. A blank is never filled with <unk> when ``ban_unk``."""
     forced = _forced(sentences).to(model.device)
-    hyps = beam_search(model, z, width, max_len=forced.shape[1], batch_size=len(sentences), ban_unk=ban_unk,
+    hyps = beam_search(model.decoder, z, width, max_len=forced.shape[1], batch_size=len(sentences), ban_unk=ban_unk,
                        forced=forced)
     return hyps.best, hyps.scores[:, 0]
 
@@ -65,7 +67,7 @@ class ICMImputer:
 
     def __init__(self, iterations: int = 3, width: int = 5, batch_size: int = 256):
         if iterations < 1 or width < 1:
-            raise ValueError(f"iterations and width must be >= 1, got {iterations} and {width}")
+            raise BadValue("iterations/width", f"must be >= 1, got {iterations} and {width}")
         self.iterations, self.width, self.batch_size = iterations, width, batch_size
         self.name = f"icm {iterations}x beam {width}" if iterations > 1 else f"beam {width}"
         self.trace: list[dict] | None = None  # set to [] to record each round of each chunk: the input index of
@@ -116,14 +118,14 @@ class EMImputer:
     def __init__(self, iterations: int = 10, width: int = 15, batch_size: int = 256, restarts: int = 50,
                  elbo_samples: int = 5, seed: int = 0):
         if min(iterations, width, restarts, elbo_samples) < 1:
-            raise ValueError("iterations, width, restarts and elbo_samples must be >= 1")
+            raise BadValue("iterations/width/restarts/elbo_samples", "must be >= 1")
         self.iterations, self.width, self.batch_size = iterations, width, batch_size
         self.restarts, self.elbo_samples, self.seed = restarts, elbo_samples, seed
         self.name = f"em {restarts} restarts x up to {iterations} rounds of beam {width}"
 
     def __call__(self, model: TextVAE, sentences: list[Blanked]) -> list[Imputed]:
         if not model.is_stochastic:
-            raise ValueError("EM-like imputation samples z ~ q(z|x): it needs a VAE")
+            raise BadValue("method", "em samples z ~ q(z|x): it needs a VAE (model.type vae)")
         out: list[Imputed | None] = [None] * len(sentences)
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         rows = max(1, self.batch_size // self.width)
@@ -176,7 +178,7 @@ IMPUTERS = {"icm": ICMImputer, "beam": lambda width=15, batch_size=256: ICMImput
 def make_imputer(name: str, **options) -> Imputer:
     """The imputer ``name`` with ``options``; a name not in :data:`IMPUTERS` is a ValueError."""
     if name not in IMPUTERS:
-        raise ValueError(f"--method: must be one of {', '.join(IMPUTERS)}, got '{name}'")
+        raise BadValue("method", f"must be {listed(IMPUTERS)}, got '{name}'")
     return IMPUTERS[name](**options)
 
 
@@ -185,7 +187,8 @@ def default_method(model: TextVAE) -> str:
     a language model."""
     if not model.has_latent:
         return "beam"
-    return "em" if hasattr(model.decoder, "canvas") and model.is_stochastic else "icm"
+    kind = capabilities(model.decoder)
+    return "em" if kind and kind.canvas and model.is_stochastic else "icm"
 
 
 def default_imputer(model: TextVAE) -> Imputer:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from textvae.errors import BadValue, listed
+
 
 def final_words(n: int, fraction: float, rng: random.Random | None = None) -> list[int]:
     """The last round(n x fraction) positions of an n-word sentence, at least one (Bowman et al.: the final 20%)."""
@@ -24,7 +26,7 @@ MASKS = {"final20": (final_words, 0.2), "random30": (random_words, 0.3)}
 def blank_out(ids: list[int], mask: str, rng: random.Random) -> tuple[list[int | None], list[int]]:
     """``ids`` (reading order) with the positions of masking scheme ``mask`` set to None, and those positions."""
     if mask not in MASKS:
-        raise ValueError(f"--mask: must be one of {', '.join(MASKS)}, got '{mask}'")
+        raise BadValue("mask", f"must be {listed(MASKS)}, got '{mask}'")
     rule, fraction = MASKS[mask]
     hidden = rule(len(ids), fraction, rng) if ids else []
     blanked: list[int | None] = list(ids)

@@ -41,8 +41,9 @@ decoder; a complete, working implementation, shorter than the LSTM one)::
         def reorder_state(self, state, index):               # rows ``index`` of the state (beam search)
             return state.index_select(0, index)
 
-Register it with a config dataclass (``textvae.config.model``) and a line in ``textvae.models.decoders.DECODERS``,
-and every recipe, command and test can use it.
+Register it with a config dataclass (``textvae.config.model``) and one ``Kind`` line in
+``textvae.config.DECODER_KINDS`` naming both and declaring what it can do, and every recipe, command and test can
+use it.
 """
 
 from __future__ import annotations

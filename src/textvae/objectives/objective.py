@@ -138,7 +138,7 @@ class Objective(nn.Module):
         if model.has_latent and cfg.bow.weight > 0:
             terms.append(BagOfWords(cfg.bow, model.z_dim, model.decoder.vocab_size))
         if cfg.aux.weight > 0:
-            heads = getattr(model.decoder, "aux_heads", ())
+            heads = model.decoder.aux_heads
             if cfg.aux.head not in heads:
                 raise TextVAEError(f"objective.aux: the {type(model.decoder).__name__} has no auxiliary head "
                                    f"'{cfg.aux.head}' (heads: {', '.join(heads) or 'none'}; the hybrid and bytenet "

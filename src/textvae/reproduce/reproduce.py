@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from textvae.atomic import write_json_atomic
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError, listed
 from textvae.reproduce.artifacts import Analysis, Artifacts
 from textvae.reproduce.papers import PAPER_MODULES, SCALES, Paper, paper
 from textvae.reproduce.report import write_paper_report, write_summary
@@ -126,11 +126,11 @@ def reproduce(name: str = "all", scale: str = "small", runs: str | Path = "runs/
     stop the others; its paper gets no report and, at the end, a TextVAEError names it. Returns the summary:
     {scale, claims [{paper, claim, verdict, figures, scale, why}], counts, measured}."""
     if scale not in SCALES:
-        raise TextVAEError(f"--scale: must be one of {', '.join(SCALES)}, got {scale!r}")
+        raise BadValue("scale", f"must be {listed(SCALES)}, got {scale!r}")
     if parallel < 1:
-        raise TextVAEError(f"--parallel: must be at least 1, got {parallel}")
+        raise BadValue("parallel", f"must be at least 1, got {parallel}")
     if fresh and regenerate:
-        raise TextVAEError("--fresh trains every run, --regenerate none: give one of them")
+        raise BadValue("fresh/regenerate", "give one of them (fresh trains every run, regenerate none)")
     return reproduce_papers([paper(n) for n in papers_of(name)], scale, runs, reports, fresh, parallel, device,
                             regenerate, sets)
 

@@ -4,7 +4,7 @@ much attention every slot has received."""
 from __future__ import annotations
 
 from textvae.analysis.canvas import canvas_pictures, is_canvas_model
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.session.core import Session
 from textvae.session.latent import reading
 
@@ -25,9 +25,9 @@ def canvas(s: Session, sentence: str | None = None, seed: int = 0, at: list[int]
     at = sorted(set(at or [max(1, round(total * k / 4)) for k in (1, 2, 3, 4)]))
     bad = [t for t in at if not 1 <= t <= total]
     if bad:
-        raise TextVAEError(f"--at: steps must be in 1..{total} (the run's T), got {bad[0]}")
+        raise BadValue("at", f"steps must be in 1..{total} (the run's T), got {bad[0]}")
     if width < 1:
-        raise TextVAEError(f"--width: must be >= 1, got {width}")
+        raise BadValue("width", f"must be >= 1, got {width}")
     read = [s.read(sentence)] if sentence is not None else []
     z = s.codes_of_ids([read[0].ids])[0] if read else s.prior(1, seed)
     pics = canvas_pictures(s.model, z, at, width)

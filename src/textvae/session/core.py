@@ -15,7 +15,7 @@ from textvae.data.source import corpus_lines
 from textvae.data.tokenize import detokenize, tokenize
 from textvae.data.vocab import Vocab
 from textvae.decoding import DecodeOptions, decode
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.models.vae import TextVAE
 from textvae.pipeline import load_run, load_splits
 
@@ -107,20 +107,20 @@ class Session:
                forced: torch.Tensor | None = None) -> list[str]:
         """Sentences decoded from codes z (N, Z) (``n`` sentences without z), as text. ``opts.max_len`` 0: the
         decoder's fixed length, else 200 characters for a character run, 50 tokens otherwise."""
-        if opts.max_len <= 0 and getattr(self.model.decoder, "max_len", None) is None:
+        if opts.max_len <= 0 and self.model.decoder.max_len is None:
             opts = replace(opts, max_len=200 if self.recipe.data.tokenizer == "char" else 50)
-        return [self.text(s) for s in decode(self.model, z, opts, n, forced)]
+        return [self.text(s) for s in decode(self.model.decoder, z, opts, n, forced)]
 
     def split_lines(self, split: str) -> list[str]:
         """The raw lines of a split of the run's corpus."""
         if split not in SPLITS:
-            raise TextVAEError(f"--split: must be train, valid or test, got '{split}'")
+            raise BadValue("split", f"must be train, valid or test, got '{split}'")
         return corpus_lines(self.recipe.data, split)
 
     def split(self, name: str) -> Split:
         """A split of the run's corpus encoded with the run's vocabulary (read once, then cached)."""
         if name not in SPLITS:
-            raise TextVAEError(f"--split: must be train, valid or test, got '{name}'")
+            raise BadValue("split", f"must be train, valid or test, got '{name}'")
         if name not in self._splits:
             self._splits.update(load_splits(self.recipe.data, self.vocab, splits=(name,),
                                             length=fixed_length(self.recipe.model))[1])

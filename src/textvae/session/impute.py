@@ -9,7 +9,7 @@ import time
 import torch
 
 from textvae.data.batching import bucket_order, iterate_batches
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.imputation import Blanked, Imputer, blank_out, default_imputer
 from textvae.imputation.adversarial import adversarial_errors
 from textvae.models.vae import eval_mode
@@ -24,7 +24,7 @@ def parse_blanks(s: Session, text: str, marker: str = BLANK) -> tuple[list[str |
     blank; every marker is one word) and how its visible parts were read. Each part between markers is read in the
     corpus's style."""
     if not marker:
-        raise TextVAEError("--blank: the blank marker must not be empty")
+        raise BadValue("blank", "the blank marker must not be empty")
     parts = [s.read(p) for p in text.split(marker)]
     tokens: list[str | None] = []
     for i, part in enumerate(parts):
@@ -110,7 +110,7 @@ def sentence_nll(lm: Session, texts: list[str]) -> float:
     """Mean -log p(x) (nats per sentence, </s> counted) that a language model run gives sentences (text), read as
     that run's corpus was tokenized."""
     if lm.model.has_latent:
-        raise TextVAEError(f"{lm.run_path}: --lm must be a language model run (model.type: lm)")
+        raise BadValue("lm", "must be a language model run (model.type: lm)", lm.run_path)
     seqs = [lm.ids(t) for t in texts]
     total = 0.0
     with eval_mode(lm.model):

@@ -16,7 +16,7 @@ from textvae.data.corpus import LABELS
 from textvae.data.normalize import Normalized
 from textvae.data.source import corpus_labels
 from textvae.decoding import DecodeOptions, decode
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.session.core import Session
 
 GREEDY = DecodeOptions(method="greedy")
@@ -35,7 +35,7 @@ def sample(s: Session, n: int = 10, opts: DecodeOptions = GREEDY, seed: int = 0,
     unconditional. Keys: method, stretch, seed, prior (False for an autoencoder, which has none: its decodes of
     N(0, I) are for contrast only), sentences."""
     if n < 1:
-        raise TextVAEError("--n: at least 1")
+        raise BadValue("n", f"must be at least 1, got {n}")
     sentences = s.decode(s.prior(n, seed, stretch), opts, n)
     has_prior = s.model.is_stochastic or not s.model.has_latent
     return {"method": opts.method, "stretch": stretch, "seed": seed, "prior": has_prior, "sentences": sentences}
@@ -72,9 +72,9 @@ def interpolate(s: Session, a: str | None = None, b: str | None = None, steps: i
     means of sentences ``a`` and ``b``, or (``prior``) between two codes from N(0, I). Keys: endpoints (None with
     ``prior``), steps [{t, sentence}]."""
     if prior == (a is not None or b is not None) or (not prior and b is None):
-        raise TextVAEError("give two sentences A B, or --prior")
+        raise BadValue("a/b", "give two sentences, or prior codes")
     if steps < 2:
-        raise TextVAEError("--steps: at least 2")
+        raise BadValue("steps", f"must be at least 2, got {steps}")
     s.require_latent()
     read = [] if prior else [s.read(a), s.read(b)]
     z = s.prior(2, seed) if prior else s.codes_of_ids([r.ids for r in read])[0]
@@ -92,18 +92,30 @@ def analogy(s: Session, a: str, p: str, q: str, opts: DecodeOptions = GREEDY) ->
     return {"a": a, "p": p, "q": q, "b": out, "read_as": [r.text for r in read], "reading": reading(read)}
 
 
-def attribute_transfer(s: Session, source: list[str], target: list[str], apply: list[str], scale: float = 1.0,
-                       opts: DecodeOptions = GREEDY, corpus: bool = False, apply_corpus: bool | None = None) -> dict:
+def attribute_transfer(s: Session, source: list[str] = (), target: list[str] = (), apply: list[str] = (),
+                       scale: float = 1.0, opts: DecodeOptions = GREEDY, from_label: str | None = None,
+                       to_label: str | None = None, split: str = "train", per_label: int = 2000,
+                       limit: int = 0) -> dict:
     """mu-Forcing 5.6: v = mean posterior mean of ``target`` - that of ``source`` (e.g. negative -> positive),
-    added ``scale`` times to the posterior means of the ``apply`` lines. The lines are user text, or with
-    ``corpus`` lines of the run's corpus (:func:`labelled_lines`); ``apply_corpus`` (default: ``corpus``) says the
-    same of the ``apply`` lines alone. Keys: vector_norm, scale, reading (of all three sets), rows [{input,
-    read_as, decoded (without v), edited}]."""
-    def reader(from_corpus: bool):
-        return s.corpus_line if from_corpus else s.read
-
-    kinds = (corpus, corpus, corpus if apply_corpus is None else apply_corpus)
-    sets = [[reader(k)(x) for x in lines] for k, lines in zip(kinds, (source, target, apply), strict=True)]
+    added ``scale`` times to the posterior means of the ``apply`` sentences. The two sets are typed sentences, or
+    with ``from_label`` and ``to_label`` (together, instead of ``source`` and ``target``) the first ``per_label``
+    lines of the run's corpus ``split`` that carry each label (0: all). ``apply``: typed sentences to edit; none:
+    the source set itself; ``limit`` > 0 edits at most that many. The one function the CLI and the web app call.
+    Keys: vector_norm, scale, reading (of all three sets), rows [{input, read_as, decoded (without v), edited}]."""
+    labelled = from_label is not None or to_label is not None
+    if labelled and (from_label is None or to_label is None):
+        raise BadValue("from_label/to_label", "give both, or neither and two sets of sentences")
+    if labelled and (source or target):
+        raise BadValue("from_label/to_label", "give labels or sentences of both attributes, not both")
+    if not labelled and not (source and target):
+        raise BadValue("source/target", "give sentences of both attributes (or from_label and to_label)")
+    if labelled:
+        source, target = (labelled_lines(s, split, x)[:per_label or None] for x in (from_label, to_label))
+    edit_source = not apply
+    apply = list(source if edit_source else apply)[:limit or None]
+    kinds = (labelled, labelled, labelled and edit_source)
+    sets = [[(s.corpus_line if k else s.read)(x) for x in lines]
+            for k, lines in zip(kinds, (source, target, apply), strict=True)]
     z_from, z_to, z = (s.codes_of_ids([r.ids for r in read])[0] for read in sets)
     vec = attribute_vector(z_from, z_to)
     before, after = s.decode(z, opts), s.decode(z + scale * vec, opts)
@@ -118,7 +130,7 @@ def labelled_lines(s: Session, split: str, label: str) -> list[str]:
     negative/neutral/positive, chinese_reviews neg/pos)."""
     labels = corpus_labels(s.recipe.data, split) if split in ("train", "valid", "test") else None
     if labels is None:
-        raise TextVAEError(f"--from-label/--to-label: the corpus {s.recipe.data.corpus!r} of {s.run_path} has no "
+        raise BadValue("from_label/to_label", f"the corpus {s.recipe.data.corpus!r} of {s.run_path} has no "
                            f"labels (labelled corpora: {', '.join(LABELS)})")
     lines = s.split_lines(split)
     chosen = [x for x, y in zip(lines, labels, strict=True) if y == label]
@@ -162,7 +174,7 @@ def encode(s: Session, lines: list[str]) -> tuple[torch.Tensor, torch.Tensor | N
 def check_codes_path(out: Path) -> None:
     """A TextVAEError unless ``out`` names a file :func:`save_codes` can write (.npy or .safetensors)."""
     if out.suffix not in (".npy", ".safetensors"):
-        raise TextVAEError(f"--out: {out}: must end in .npy or .safetensors")
+        raise BadValue("out", "must end in .npy or .safetensors", out)
 
 
 def save_codes(out: Path, mu: torch.Tensor, logvar: torch.Tensor | None) -> list[str]:
@@ -203,8 +215,8 @@ def generate_eval(s: Session, n: int = 3000, refs: int = 3000, opts: DecodeOptio
     from textvae.analysis.generation import generation_scores
 
     if n < 2:
-        raise TextVAEError("--n: at least 2 (Self-BLEU compares samples with each other)")
-    sample_ids = decode(s.model, s.prior(n, seed), opts, n)
+        raise BadValue("n", f"must be at least 2 (Self-BLEU compares samples with each other), got {n}")
+    sample_ids = decode(s.model.decoder, s.prior(n, seed), opts, n)
     lines = s.split_lines("test")  # corpus lines: tokenized as the corpus was
     lines = lines[:refs] if refs > 0 else lines
     references = [s.vocab.decode(s.ids(x)) for x in lines]  # unknown words as <unk>, as the samples see them

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError, listed
 
 KINDS = ("groups", "reconstruction", "sense")
 """Study kinds."""
@@ -28,15 +28,15 @@ CHOICES = {"groups": ("left", "right", "tie"), "reconstruction": ("left", "right
 MAX_SENTENCE_CHARS = 1000
 
 
-def read_system_files(specs: list[str], option: str = "--system") -> dict[str, list[str]]:
+def read_system_files(specs: list[str]) -> dict[str, list[str]]:
     """``NAME=FILE`` specs -> {name: the file's non-empty lines}: one generated sentence per line."""
     systems: dict[str, list[str]] = {}
     for spec in specs:
         name, sep, file = spec.partition("=")
         if not sep or not name.strip() or not file:
-            raise TextVAEError(f"{option} {spec!r}: must be NAME=FILE")
+            raise BadValue("system", "must be NAME=FILE", repr(spec))
         if name in systems:
-            raise TextVAEError(f"{option}: the system name {name!r} is given twice")
+            raise BadValue("system", f"the system name {name!r} is given twice")
         systems[name.strip()] = read_lines(Path(file))
     return systems
 
@@ -66,12 +66,12 @@ def build_items(kind: str, systems: dict[str, list[str]], inputs: list[str] | No
     reconstruction: line i of every system reconstructs ``inputs[i]`` (files line-aligned), one item per input and
     pair; sense: one item per sentence of every system."""
     if kind not in KINDS:
-        raise TextVAEError(f"--kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise BadValue("kind", f"must be {listed(KINDS)}, got {kind!r}")
     need = 1 if kind == "sense" else 2
     if len(systems) < need:
-        raise TextVAEError(f"a {kind} study needs at least {need} system(s) (--system NAME=FILE), got {len(systems)}")
+        raise BadValue("system", f"a {kind} study needs at least {need} system(s), got {len(systems)}")
     if (inputs is not None) != (kind == "reconstruction"):
-        raise TextVAEError("--inputs: give the input sentences for a reconstruction study, and only for one")
+        raise BadValue("inputs", "give the input sentences for a reconstruction study, and only for one")
     if kind == "sense":
         return [{"systems": [name], "sentences": [x]} for name, lines in systems.items() for x in lines]
     pairs = list(itertools.combinations(systems, 2))
@@ -83,12 +83,12 @@ def build_items(kind: str, systems: dict[str, list[str]], inputs: list[str] | No
         return [{"systems": [a, b], "input": x, "sentences": [systems[a][i], systems[b][i]]}
                 for i, x in enumerate(inputs) for a, b in pairs]
     if group_size < 1:
-        raise TextVAEError(f"--group-size: must be >= 1, got {group_size}")
+        raise BadValue("group_size", f"must be >= 1, got {group_size}")
     items = []
     for a, b in pairs:
         n = min(len(systems[a]), len(systems[b])) // group_size
         if n == 0:
-            raise TextVAEError(f"systems {a!r} and {b!r}: fewer than --group-size {group_size} sentences")
+            raise BadValue("group_size", f"systems {a!r} and {b!r} have fewer sentences than that", group_size)
         items += [{"systems": [a, b], "sentences": [systems[a][i * group_size:(i + 1) * group_size],
                                                     systems[b][i * group_size:(i + 1) * group_size]]}
                   for i in range(n)]

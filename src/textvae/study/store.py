@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.study.cache import LRU
 from textvae.study.items import CHOICES, KINDS, QUESTION
 
@@ -121,9 +121,9 @@ class StudyStore:
         self._briefs: LRU[dict] = LRU(RATER_CACHE)
         self._loads: LRU[list] = LRU(1_000)  # study -> [its raters' count, np.ndarray of each item's raters]
         if self.path.is_dir():
-            raise TextVAEError(f"--db {self.path}: is a folder; give a database file")
+            raise BadValue("db", "is a folder; give a database file", self.path)
         if not self.path.parent.is_dir():
-            raise TextVAEError(f"--db {self.path}: the folder {self.path.parent} does not exist")
+            raise BadValue("db", f"the folder {self.path.parent} does not exist", self.path)
         with self._connect() as db:
             db.executescript(SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(studies)")}
@@ -141,7 +141,7 @@ class StudyStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
             except sqlite3.DatabaseError as exc:
-                raise TextVAEError(f"--db {self.path}: not a usable SQLite database ({exc})") from None
+                raise BadValue("db", f"not a usable SQLite database ({exc})", self.path) from None
             self._local.db = db
         return db
 

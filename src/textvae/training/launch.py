@@ -16,7 +16,7 @@ from textvae.config import Recipe, fixed_length, load_recipe, recipe_to_yaml
 from textvae.config.sections import InputConfig
 from textvae.data.corpus import input_style
 from textvae.data.vocab import Vocab
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.models.build import build_model
 from textvae.models.weights import load_weights
 from textvae.pipeline import load_splits, resolve_device
@@ -39,10 +39,10 @@ def _on_main(fn: Callable[[], object]):
         try:
             value = fn()
         except TextVAEError as exc:
-            error = str(exc)
+            error = exc
     error = dist.broadcast(error)
     if error is not None:
-        raise TextVAEError(error)
+        raise error
     return dist.broadcast(value)
 
 
@@ -50,11 +50,12 @@ def _check_out(run: Run) -> None:
     """A new run's folder must not exist, or be an empty folder."""
     path = run.path
     if path.exists() and not path.is_dir():
-        raise TextVAEError(f"--out {path}: is a file, not a folder")
+        raise BadValue("out", "is a file, not a folder", path)
     if run.checkpoint.exists() or run.config.exists():
-        raise TextVAEError(f"{path}: run folder already holds a run; use --resume {path} or --out")
+        raise BadValue("out", f"run folder already holds a run; resume it (textvae train --resume {path}) or "
+                       f"give another folder", path)
     if path.is_dir() and any(path.iterdir()):
-        raise TextVAEError(f"--out {path}: folder is not empty and holds no run; give a new or empty folder")
+        raise BadValue("out", "folder is not empty and holds no run; give a new or empty folder", path)
 
 
 def _remove_stale_staging(path: Path) -> None:
@@ -126,7 +127,7 @@ def _staging(run: Run) -> str:
         staging = run.path.parent / f".{run.path.name}.starting-{os.getpid()}"
         staging.mkdir()
     except OSError as exc:
-        raise TextVAEError(f"--out {run.path}: cannot create the run folder ({exc.strerror or exc})") from None
+        raise BadValue("out", f"cannot create the run folder ({exc.strerror or exc})", run.path) from None
     return str(staging)
 
 

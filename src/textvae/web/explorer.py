@@ -10,7 +10,7 @@ from pathlib import Path
 from textvae import session as sessions
 from textvae.analysis.canvas import is_canvas_model
 from textvae.data.corpus import LABELS
-from textvae.errors import TextVAEError
+from textvae.errors import BadValue, TextVAEError
 from textvae.run import Run
 from textvae.session import Session
 from textvae.session.compare import find_runs, run_settings
@@ -23,7 +23,7 @@ class Explorer:
     def __init__(self, root: str | Path, device: str = "cpu", cache: int = 4) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise TextVAEError(f"--runs {self.root}: no such folder")
+            raise BadValue("runs", "no such folder", self.root)
         self.device, self.size = device, cache
         self._open: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
@@ -107,12 +107,5 @@ class Explorer:
             return sessions.impute(s, [req.sentence], marker=req.blank)
         if action == "canvas":
             return sessions.canvas(s, req.sentence, req.seed, width=req.width)
-        if req.from_label or req.to_label:  # attribute
-            if not (req.from_label and req.to_label):
-                raise TextVAEError("from_label and to_label: give both, or neither and two lists of sentences")
-            source, target = (sessions.labelled_lines(s, "train", x)[:2000] for x in (req.from_label, req.to_label))
-            return sessions.attribute_transfer(s, source, target, req.apply, req.scale, req.options(),
-                                               corpus=True, apply_corpus=False)
-        if not req.source or not req.target:
-            raise TextVAEError("source and target: give sentences of both attributes (or from_label and to_label)")
-        return sessions.attribute_transfer(s, req.source, req.target, req.apply, req.scale, req.options())
+        return sessions.attribute_transfer(s, req.source, req.target, req.apply, req.scale, req.options(),
+                                           req.from_label, req.to_label)

@@ -119,10 +119,16 @@ class AUTRDecoder(nn.Module):
             raise KeyError(f"the autr decoder has no auxiliary head {head!r}")
         return h @ self.embed.weight.t()
 
-    def init_state(self, z: torch.Tensor, batch_size: int, device=None):
-        """(final canvas (B, L, E), next slot, embeddings of the words written so far (B, slot, E))."""
-        canvas, _ = self.canvas(z)
+    def init_state(self, z: torch.Tensor, batch_size: int, device=None, steps: int | None = None):
+        """(final canvas (B, L, E), next slot, embeddings of the words written so far (B, slot, E)); ``steps``:
+        the canvas after that many writing steps (:meth:`after`)."""
+        canvas, _ = self.canvas(z, steps=steps)
         return canvas, 0, canvas.new_zeros(z.shape[0], 0, self.embed_dim)
+
+    def after(self, steps: int) -> CanvasAfter:
+        """This decoder reading its canvas after ``steps`` of its T writing steps (the paper's Fig. 2): a Decoder
+        for every decoding method."""
+        return CanvasAfter(self, steps)
 
     def step(self, tokens: torch.Tensor, state, z: torch.Tensor):
         """tokens (B,): <bos> at the first call, then the word just written (it joins the context)."""
@@ -142,3 +148,31 @@ class AUTRDecoder(nn.Module):
     def reorder_state(state, index: torch.Tensor):
         canvas, t, words = state
         return canvas.index_select(0, index), t, words.index_select(0, index)
+
+
+class CanvasAfter(nn.Module):
+    """An AUTR decoder whose words are read off the canvas after ``steps`` writing steps (not the final canvas):
+    the Decoder interface, delegating to the decoder (its parameters, its mode)."""
+
+    aux_heads: tuple[str, ...] = ()
+
+    def __init__(self, decoder: AUTRDecoder, steps: int) -> None:
+        super().__init__()
+        self.decoder, self.steps = decoder, steps
+        self.vocab_size, self.z_dim, self.max_len = decoder.vocab_size, decoder.z_dim, decoder.max_len
+        self.train(decoder.training)
+
+    def forward(self, inp: torch.Tensor, z: torch.Tensor, aux: bool = False) -> DecoderOutput:
+        raise NotImplementedError("CanvasAfter decodes step by step only")
+
+    def logits(self, h: torch.Tensor, head: str = "main") -> torch.Tensor:
+        return self.decoder.logits(h, head)
+
+    def init_state(self, z: torch.Tensor, batch_size: int, device=None):
+        return self.decoder.init_state(z, batch_size, device, steps=self.steps)
+
+    def step(self, tokens: torch.Tensor, state, z: torch.Tensor):
+        return self.decoder.step(tokens, state, z)
+
+    def reorder_state(self, state, index: torch.Tensor):
+        return self.decoder.reorder_state(state, index)

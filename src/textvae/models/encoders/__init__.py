@@ -1,20 +1,18 @@
-"""Encoders, one file per architecture, built from a table: kind -> a class whose keyword arguments are
-``vocab_size`` and the fields of the kind's config dataclass (``textvae.config.model``)."""
+"""Encoders, one file per architecture. Each kind is one entry of ``textvae.config.ENCODER_KINDS``: its config
+dataclass and its class here, built with ``vocab_size`` and the config's fields as keyword arguments."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from textvae.config.model import kind_options
+from textvae.config.model import ENCODER_KINDS, kind_options
 from textvae.models.encoders.conv import ConvEncoder
 from textvae.models.encoders.lstm import LSTMEncoder
-
-ENCODERS: dict[str, type[nn.Module]] = {"lstm": LSTMEncoder, "conv": ConvEncoder}
 
 
 def build_encoder(cfg, vocab_size: int) -> nn.Module:
     """The encoder that ``cfg`` (an encoder config of any registered kind) describes."""
-    return ENCODERS[cfg.kind](vocab_size=vocab_size, **kind_options(cfg))
+    return ENCODER_KINDS[cfg.kind].build(vocab_size=vocab_size, **kind_options(cfg))
 
 
-__all__ = ["ENCODERS", "ConvEncoder", "LSTMEncoder", "build_encoder"]
+__all__ = ["ConvEncoder", "LSTMEncoder", "build_encoder"]
