@@ -26,8 +26,11 @@ def test_clip_gradients_equals_clip_grad_norm(make_model, make_sentences, max_no
     assert changed == (max_norm < 1)
 
 
-def test_optimizer_state_of_unpadded_output_layer_is_padded(make_model, make_sentences):
-    from textvae.training.checkpoint import pad_optimizer_state
+@pytest.mark.parametrize("saved_width", [16, 32], ids=["before the padding", "padded parameter"])
+def test_optimizer_state_of_another_output_width_is_fitted(make_model, make_sentences, saved_width):
+    """Checkpoints hold the output layer's Adam moments at H (before textvae padded it) or at H padded to 32
+    (while the padding was in the parameter): both continue with the moments of (V, H)."""
+    from textvae.training.checkpoint import fit_optimizer_state
 
     model = make_model("lm", vocab_size=12).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.1)
@@ -37,11 +40,11 @@ def test_optimizer_state_of_unpadded_output_layer_is_padded(make_model, make_sen
     saved = opt.state_dict()
     saved["state"] = {i: dict(st) for i, st in saved["state"].items()}
     i = [id(p) for p in model.parameters()].index(id(w))
-    for k in ("exp_avg", "exp_avg_sq"):  # as a checkpoint from before the padding held them
-        saved["state"][i][k] = saved["state"][i][k][:, :16].clone()
+    for k in ("exp_avg", "exp_avg_sq"):
+        saved["state"][i][k] = torch.nn.functional.pad(saved["state"][i][k], (0, saved_width - 16))
     fresh = torch.optim.Adam(model.parameters(), lr=0.1)
     fresh.load_state_dict(saved)
-    pad_optimizer_state(fresh)
+    fit_optimizer_state(fresh)
     for k in ("exp_avg", "exp_avg_sq"):
-        assert fresh.state[w][k].shape == w.shape
-        assert torch.equal(fresh.state[w][k], opt.state[w][k])  # the padded columns' moments are zero anyway
+        assert fresh.state[w][k].shape == w.shape == (12, 16)
+        assert torch.equal(fresh.state[w][k], opt.state[w][k])

@@ -109,3 +109,25 @@ def test_padding_does_not_change_a_models_scores():
     off.eval()
     with torch.no_grad():
         torch.testing.assert_close(model.rec(batch, z), off.rec(batch, z))
+
+
+def test_no_stale_copy_after_a_fused_adam_step():
+    """The fused Adam step updates parameters in place without moving their version counters: an evaluation
+    after training steps must still see the new weights (validation during training used an old output layer
+    before this was caught)."""
+    torch.manual_seed(0)
+    layer = VocabLinear(8, 2000)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.1, fused=True)
+    x = torch.randn(3, 8)
+    layer.eval()
+    with torch.no_grad():
+        before = layer(x)
+    layer.train()
+    layer(x).sum().backward()
+    opt.step()
+    layer.eval()
+    with torch.no_grad():
+        after = layer(x)
+        exact = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    assert not torch.equal(before, after)
+    torch.testing.assert_close(after, exact, rtol=0, atol=1e-5)

@@ -52,8 +52,8 @@ class TextVAE(nn.Module):
 
     @property
     def n_params(self) -> int:
-        """Number of model parameters (the decoder's zero padding columns not counted)."""
-        return sum(p.numel() for p in self.parameters()) - getattr(self.decoder, "padding_params", 0)
+        """Number of model parameters."""
+        return sum(p.numel() for p in self.parameters())
 
     @property
     def has_latent(self) -> bool:

@@ -47,13 +47,17 @@ def load_checkpoint(path: str | Path, vocab_fingerprint: str) -> dict:
     return state
 
 
-def pad_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
-    """Zero-pad optimizer state saved for a narrower parameter (the decoder's output layer before its input
-    was padded to a multiple of 32) to the parameter's shape; zero moments keep the padding at zero."""
+def fit_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Optimiser state saved for a parameter of another width in its last dimension, fitted to the parameter:
+    the LSTM decoder's output layer was (V, H) before textvae padded it to (V, 32k) in the parameter, and is
+    (V, H) again since the padding moved into the product. The extra columns' moments were zero (their
+    gradients were), so dropping them, or zero-padding narrower ones, continues the run exactly."""
     for group in optimizer.param_groups:
         for p in group["params"]:
             state = optimizer.state.get(p, {})
             for k, v in state.items():
                 if (torch.is_tensor(v) and v.dim() == p.dim() > 0 and v.shape[:-1] == p.shape[:-1]
-                        and v.shape[-1] < p.shape[-1]):
-                    state[k] = torch.nn.functional.pad(v, (0, p.shape[-1] - v.shape[-1]))
+                        and v.shape[-1] != p.shape[-1]):
+                    width = p.shape[-1]
+                    state[k] = (v[..., :width].contiguous() if v.shape[-1] > width
+                                else torch.nn.functional.pad(v, (0, width - v.shape[-1])))

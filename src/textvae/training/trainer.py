@@ -31,8 +31,8 @@ from textvae.run import Run
 from textvae.training import aggressive
 from textvae.training.bf16 import autocast, training_bf16
 from textvae.training.checkpoint import (
+    fit_optimizer_state,
     load_checkpoint,
-    pad_optimizer_state,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -142,7 +142,7 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.objective.load_state_dict(ckpt.get("objective", {}))
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        pad_optimizer_state(self.optimizer)
+        fit_optimizer_state(self.optimizer)
         self.lr_schedule.load_state_dict(ckpt["scheduler"])
         state = TrainState.from_checkpoint(ckpt)
         if state.world != dist.ctx.world:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from textvae.data.vocab import BOS, PAD, UNK
@@ -30,11 +29,11 @@ class LSTMDecoder(nn.Module):
     ``textvae.models.interface.Decoder``: no auxiliary heads, no length limit; the state is the LSTM's (h, c),
     each (layers, B, H).
 
-    The output layer's input is zero-padded from H to a multiple of 32 (191 -> 192): an odd inner dimension
-    makes the three 10k-word GEMMs of a training step up to 1.7x slower on CPU (``benchmarks/speed.md``);
-    not with tied embeddings, whose H is the embedding's.
-    The padded weight columns multiply zeros, get zero gradient and stay zero, so the model is the same
-    function with the same trainable parameters; weights saved without the padding load unchanged.
+    The output layer's product runs on H padded to a multiple of 32 (191 -> 192; ``VocabLinear``'s
+    ``in_align``): an odd inner dimension makes the three 10k-word GEMMs of a training step up to 1.7x slower on
+    CPU (``benchmarks/speed.md``); not with tied embeddings. The padding is in the product only: the parameters
+    are (V, H), and weights and optimiser states saved by textvae versions that kept a padded (V, 192) weight
+    load with its zero columns dropped.
     """
 
     aux_heads: tuple[str, ...] = ()
@@ -56,33 +55,28 @@ class LSTMDecoder(nn.Module):
                             batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.init = nn.Linear(z_dim, 2 * layers * hidden_dim) if self.z_to_init else None
         self.norm = nn.LayerNorm(hidden_dim) if layer_norm else nn.Identity()
-        self.out = VocabLinear(hidden_dim if tie_embeddings else aligned(hidden_dim), vocab_size)
-        bound = hidden_dim ** -0.5  # nn.Linear(hidden_dim, V)'s own initialisation, padding columns zero
+        # built and drawn at the aligned width, then cut to H: the random stream is consumed as when the padding
+        # was in the parameter, so a seed gives the same model as it did then
+        width = hidden_dim if tie_embeddings else aligned(hidden_dim)
+        self.out = VocabLinear(width, vocab_size, in_align=1 if tie_embeddings else ALIGN)
+        bound = hidden_dim ** -0.5  # nn.Linear(hidden_dim, V)'s own initialisation
         with torch.no_grad():
-            self.out.weight.uniform_(-bound, bound)[:, hidden_dim:] = 0.0
+            self.out.weight = nn.Parameter(self.out.weight.uniform_(-bound, bound)[:, :hidden_dim].clone())
             self.out.bias.uniform_(-bound, bound)
+        self.out.in_features = hidden_dim
         if tie_embeddings:  # one matrix, at the output layer's scale (N(0, 1) embeddings would give huge logits)
             self.embed.weight = self.out.weight
-        self.register_load_state_dict_pre_hook(self._pad_out_weight)
+        self.register_load_state_dict_pre_hook(self._unpad_out_weight)
 
     @property
     def vocab_size(self) -> int:
         return self.out.out_features
 
-    @property
-    def padding_params(self) -> int:
-        """Weights that only ever multiply the output layer's zero padding (not model parameters)."""
-        return (self.out.in_features - self.hidden_dim) * self.out.out_features
-
-    @torch.no_grad()
-    def zero_padding(self) -> None:
-        """Zero the output layer's padding columns (after a re-initialisation, ``textvae.models.init``)."""
-        self.out.weight[:, self.hidden_dim :] = 0.0
-
-    def _pad_out_weight(self, module, state_dict, prefix, *args) -> None:
+    def _unpad_out_weight(self, module, state_dict, prefix, *args) -> None:
+        """Weights of the versions that kept the output layer padded, (V, aligned H): the zero columns dropped."""
         w = state_dict.get(prefix + "out.weight")
-        if w is not None and w.shape[-1] == self.hidden_dim < self.out.in_features:
-            state_dict[prefix + "out.weight"] = F.pad(w, (0, self.out.in_features - self.hidden_dim))
+        if w is not None and w.shape[-1] > self.hidden_dim == self.out.in_features:
+            state_dict[prefix + "out.weight"] = w[:, : self.hidden_dim]
 
     def _inputs(self, inp: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         if self.inputless:
@@ -111,8 +105,7 @@ class LSTMDecoder(nn.Module):
         """h (..., H) -> logits (..., V)."""
         if head != "main":
             raise KeyError(f"the LSTM decoder has no auxiliary head {head!r}")
-        pad = self.out.in_features - h.shape[-1]
-        return self.out(F.pad(h, (0, pad)) if pad else h)
+        return self.out(h)
 
     def step(self, tokens: torch.Tensor, state, z: torch.Tensor | None):
         """One decoding step: tokens (B,) -> logits (B, V), new state."""
