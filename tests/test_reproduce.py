@@ -21,6 +21,7 @@ from textvae.errors import TextVAEError
 from textvae.reproduce import reproduce
 from textvae.reproduce.artifacts import Analysis
 from textvae.reproduce.papers import PAPER_MODULES, Findings, Paper
+from textvae.reproduce.report import write_summary
 from textvae.reproduce.reproduce import reproduce_papers
 from textvae.reproduce.runs import RunSpec, run_key, train_args
 from textvae.reproduce.verdicts import (
@@ -214,6 +215,16 @@ def test_the_committed_reports_regenerate_identically_from_the_committed_artifac
             assert (reports / f"{name}.{ext}").read_bytes() == (ROOT / "reports" / f"{name}.{ext}").read_bytes(), \
                 f"{name}.{ext} differs from the committed one"
     assert json.loads(to_json(summary)) == json.loads((ROOT / "reports" / "summary.json").read_text())
+
+
+def test_the_summary_lists_claims_in_the_papers_order_whichever_paper_was_written_last(tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(ROOT / "reports", reports)
+    last = PAPER_MODULES[-1]
+    fresh = {last: json.loads((reports / f"{last}.json").read_text())}
+    summary = write_summary(reports, "small", fresh)
+    papers = list(dict.fromkeys(c["paper"] for c in summary["claims"]))
+    assert papers == list(PAPER_MODULES)
 
 
 def test_the_summary_measures_enough_claims_and_none_against_a_collapsed_model():

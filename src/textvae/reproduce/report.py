@@ -101,9 +101,10 @@ def _short(figures: dict, limit: int = 200) -> str:
 
 def write_summary(reports: Path, scale: str, fresh_results: dict[str, dict]) -> dict:
     """REPORTS/summary.json: every claim of every paper with a report, {paper, claim, verdict, figures, scale,
-    why, baselines}, and the counts; ``measured`` counts the verdicts reproduced and not reproduced."""
+    why, baselines}, in the papers' order, and the counts; ``measured`` counts the verdicts reproduced and not
+    reproduced."""
     claims = []
-    for name in [*fresh_results, *(m for m in PAPER_MODULES if m not in fresh_results)]:
+    for name in [*PAPER_MODULES, *(n for n in fresh_results if n not in PAPER_MODULES)]:
         path = reports / f"{name}.json"
         data = fresh_results.get(name) or (json.loads(path.read_text()) if path.is_file() else None)
         if data is None:
