@@ -140,8 +140,8 @@ def main() -> None:
               f"{demo['bleu']:.1f} on all {demo['bleu_sentences']:,} test sentences, is the figure its run prints; "
               f"the same recipe on the plain ELBO collapses ({base['bleu']:.1f}). Train seconds are optimiser steps "
               f"only; wall seconds, from the run folder's config.yaml to its report.json, add validation, the test "
-              f"evaluation and decoding the test split for the BLEU (the runs ran one after the other, beside other "
-              f"work of the same session on this machine: the plain Yelp row beside the test suite)."]
+              f"evaluation and decoding the test split for the BLEU (the runs ran one after the other, some beside "
+              f"other work of the same session on this machine: the seconds are not a speed measurement)."]
     lines += ["", f"What `textvae canvas` reads off the canvas of the AUTR row (T = "
               f"{autr['canvas'][0]['steps']} steps; each read after the steps shown):", ""]
     for c in autr["canvas"]:
