@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from textvae.config import DataConfig
-from textvae.data.corpus import CORPORA, SPLITS, tokenize_lines
+from textvae.data.corpus import CORPORA, SPLITS, STYLES, tokenize_lines
 from textvae.data.source import corpus_labels, corpus_lines
 from textvae.data.tokenize import check_tokenizer
 
-TOKENIZERS = {"tweets": "char"}
-"""How a registered corpus is read when no tokenizer is given (the rest: word, as they are stored tokenized)."""
+
+def default_tokenizer(corpus: str) -> str:
+    """How ``corpus`` is read when no tokenizer is given: char where it was normalised as characters
+    (``STYLES``), else word (the registered corpora are stored tokenized)."""
+    return "char" if STYLES.get(corpus, {}).get("tokenizer") == "char" else "word"
 
 
 def corpus_stats(corpus: str, tokenizer: str | None = None, lower: bool = False) -> dict:
@@ -22,7 +25,7 @@ def corpus_stats(corpus: str, tokenizer: str | None = None, lower: bool = False)
     distinct tokens, the length quantiles (tokens a sentence: min, 25%, median, 75%, 95%, max, mean) and the label
     counts of a labelled corpus; for the training split also the tokens seen at least 3 times. ``lengths`` keeps
     every sentence's length for the histogram."""
-    kind = tokenizer or TOKENIZERS.get(corpus, "word")
+    kind = tokenizer or default_tokenizer(corpus)
     check_tokenizer(kind)
     cfg = DataConfig(corpus=corpus, tokenizer=kind, lower=lower)
     out = {"corpus": corpus, "tokenizer": kind, "registered": corpus in CORPORA, "splits": {}}
