@@ -131,3 +131,37 @@ def test_no_stale_copy_after_a_fused_adam_step():
         exact = torch.nn.functional.linear(x, layer.weight, layer.bias)
     assert not torch.equal(before, after)
     torch.testing.assert_close(after, exact, rtol=0, atol=1e-5)
+
+
+def test_each_validation_during_training_equals_a_fresh_evaluation_of_its_weights(tmp_path):
+    """End to end, on a vocabulary the output layer pads (>= MIN_PADDED_VOCAB words) under fused Adam: the last
+    validation row a run logs is what `textvae evaluate` measures on the weights it kept (the best, here the last
+    of three improving epochs). A copy of any parameter kept across training steps (the stale output layer found
+    on 2026-12-04) shows here as a difference."""
+    import json
+    import random
+
+    from helpers import tiny_recipe, write_recipe
+    from typer.testing import CliRunner
+
+    from textvae.cli import app
+
+    rng, n_words = random.Random(0), MIN_PADDED_VOCAB + 276
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split, n in (("train", 1500), ("valid", 40), ("test", 40)):  # runs of consecutive words: learnable
+        starts = [(rng.randrange(n_words), rng.randint(3, 8)) for _ in range(n)]
+        lines = [" ".join(f"w{(s + i) % n_words}" for i in range(k)) for s, k in starts]
+        (corpus / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    recipe = tiny_recipe(corpus, train={"epochs": 3, "optimizer": "adam", "lr": 0.01, "checkpoint_every": 1000},
+                         eval={"iw_samples": 0})
+    runner, run = CliRunner(), tmp_path / "run"
+    trained = runner.invoke(app, ["train", str(write_recipe(tmp_path / "r.yaml", recipe)), "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    assert len((run / "vocab.txt").read_text().split("\n")) > MIN_PADDED_VOCAB
+    rows = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "valid"]
+    assert len(rows) == 3 and all(r["best"] for r in rows), rows  # the kept weights are the last validated
+    result = runner.invoke(app, ["evaluate", str(run), "--split", "valid", "--json"])
+    assert result.exit_code == 0, result.output
+    fresh = json.loads(result.stdout)
+    assert (fresh["rec"], fresh["kl"], fresh["neg_elbo"]) == (rows[-1]["rec"], rows[-1]["kl"], rows[-1]["neg_elbo"])
