@@ -11,12 +11,11 @@ from typer.testing import CliRunner
 from textvae.cli import app
 from textvae.config import DataConfig
 from textvae.data.chinese import prepare
-from textvae.data.corpus import CORPORA, LABELS, SPLITS
+from textvae.data.corpus import CORPORA, LABELS, SPLITS, default_tokenizer
 from textvae.data.source import corpus_labels, corpus_lines
 from textvae.data.tokenize import detokenize, tokenize
 from textvae.errors import TextVAEError
 from textvae.pipeline import load_splits
-from textvae.session.corpus import default_tokenizer
 from textvae.session.latent import labelled_lines
 
 runner = CliRunner()
@@ -108,7 +107,7 @@ def test_corpus_command(tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
     bad = runner.invoke(app, ["corpus", "nowhere", "--plot", str(tmp_path / "x.png")])
     assert bad.exit_code == 2 and "neither a registered corpus" in bad.stderr
-    # the default tokenizer is read from STYLES: char only where the corpus is stored as characters
+    # the default tokenizer is read from data.corpus.STYLES: char only where the corpus is stored as characters
     assert [default_tokenizer(c) for c in ("tweets", "ptb", "chinese_reviews", "a/folder")] == \
         ["char", "word", "word", "word"]
 

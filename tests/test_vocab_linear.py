@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
+import random
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tiny_recipe, write_recipe
 from torch import nn
+from typer.testing import CliRunner
 
+from textvae.cli import app
 from textvae.config.model import LSTMDecoderConfig, LSTMEncoderConfig, ModelConfig
 from textvae.data.batching import make_batch
 from textvae.models.build import build_model
@@ -138,14 +143,6 @@ def test_each_validation_during_training_equals_a_fresh_evaluation_of_its_weight
     validation row a run logs is what `textvae evaluate` measures on the weights it kept (the best, here the last
     of three improving epochs). A copy of any parameter kept across training steps (the stale output layer found
     on 2026-12-04) shows here as a difference."""
-    import json
-    import random
-
-    from helpers import tiny_recipe, write_recipe
-    from typer.testing import CliRunner
-
-    from textvae.cli import app
-
     rng, n_words = random.Random(0), MIN_PADDED_VOCAB + 276
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -158,7 +155,7 @@ def test_each_validation_during_training_equals_a_fresh_evaluation_of_its_weight
     runner, run = CliRunner(), tmp_path / "run"
     trained = runner.invoke(app, ["train", str(write_recipe(tmp_path / "r.yaml", recipe)), "--out", str(run)])
     assert trained.exit_code == 0, trained.output
-    assert len((run / "vocab.txt").read_text().split("\n")) > MIN_PADDED_VOCAB
+    assert len((run / "vocab.txt").read_text().splitlines()) > MIN_PADDED_VOCAB
     rows = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "valid"]
     assert len(rows) == 3 and all(r["best"] for r in rows), rows  # the kept weights are the last validated
     result = runner.invoke(app, ["evaluate", str(run), "--split", "valid", "--json"])

@@ -9,16 +9,19 @@ import typer
 
 from textvae.cli.app import AS_JSON, command, emit
 from textvae.config.sections import TOKENIZERS
-from textvae.data.corpus import CORPORA
+from textvae.data.corpus import CORPORA, default_tokenizer
 from textvae.data.tokenize import check_tokenizer
 from textvae.errors import TextVAEError, listed
+
+CHAR_CORPORA = [c for c in CORPORA if default_tokenizer(c) == "char"]
 
 
 @command()
 def corpus(name: str = typer.Argument(..., help=f"A registered corpus ({', '.join(CORPORA)}), a folder of split "
                                                 f"files or one text file."),
            tokenizer: Optional[str] = typer.Option(None, help=f"{listed(TOKENIZERS)} (default: how "
-                                                              "the corpus is stored: char for tweets, else word)."),
+                                                              f"the corpus is stored: char for {listed(CHAR_CORPORA)}, "
+                                                              "else word)."),
            lower: bool = typer.Option(False, "--lower", help="Lower-case first."),
            plot: Optional[Path] = typer.Option(None, help="Also save a histogram of sentence lengths to this PNG "
                                                           "file."),

@@ -47,6 +47,13 @@ STYLES: dict[str, dict] = {
 tokens in lower case with numbers as N and no punctuation; Shen et al.'s Yelp sentences keep punctuation and write
 most numbers as _num_."""
 
+
+def default_tokenizer(corpus: str) -> str:
+    """How ``corpus`` (a registered name, a folder or a file) is read when no tokenizer is given: char where it
+    was normalised as characters (:data:`STYLES`), else word (the registered corpora are stored tokenized)."""
+    return "char" if STYLES.get(corpus, {}).get("tokenizer") == "char" else "word"
+
+
 LABELS: dict[str, dict[str, tuple[str, ...]]] = {
     "yelp": {s: ("=neg", "=pos") for s in SPLITS},
     "amazon": {s: ("=neg", "=pos") for s in SPLITS},

@@ -9,15 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from textvae.config import DataConfig
-from textvae.data.corpus import CORPORA, SPLITS, STYLES, tokenize_lines
+from textvae.data.corpus import CORPORA, SPLITS, default_tokenizer, tokenize_lines
 from textvae.data.source import corpus_labels, corpus_lines
 from textvae.data.tokenize import check_tokenizer
-
-
-def default_tokenizer(corpus: str) -> str:
-    """How ``corpus`` is read when no tokenizer is given: char where it was normalised as characters
-    (``STYLES``), else word (the registered corpora are stored tokenized)."""
-    return "char" if STYLES.get(corpus, {}).get("tokenizer") == "char" else "word"
 
 
 def corpus_stats(corpus: str, tokenizer: str | None = None, lower: bool = False) -> dict:
